@@ -1,0 +1,44 @@
+# Every target sets up .venv itself, so a fresh clone needs nothing else.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# How llama-cpp-python is compiled here (2 cores, no BLAS, no network); pip caches the wheel.
+export CMAKE_ARGS ?= -DGGML_NATIVE=ON -DGGML_BLAS=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+
+.PHONY: serve test lint eval bench index clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# The CPU build of torch first: otherwise sentence-transformers pulls a multi-GB CUDA build.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+index: $(STAMP)
+	$(BIN)/rag index build seeds
+
+serve: index
+	$(BIN)/rag serve --host 127.0.0.1 --port 8000
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check rag index api eval tests
+	$(BIN)/ruff format --check rag index api eval tests
+	$(BIN)/mypy
+
+eval: index
+	$(BIN)/rag eval --json eval/out/report.json --html eval/out/report.html --compare eval/baselines/default.json
+
+bench: $(STAMP)
+	$(BIN)/python bench/index_bench.py
+	$(BIN)/python bench/retrieval_bench.py
+
+clean:
+	rm -rf $(VENV) .rag

@@ -1,0 +1,35 @@
+"""Errors of the index layer, rooted at ``IndexingError`` (``rag.errors`` draws the whole tree).
+
+    IndexingError
+    ├── DocumentError        a document cannot be read or parsed
+    └── IndexStateError      the index on disk cannot be used
+        ├── IndexMissingError    no index yet
+        ├── IndexCorruptError    a file is missing, truncated or unreadable
+        └── IndexMismatchError   built with another embedding model, dimension or format
+"""
+
+from __future__ import annotations
+
+
+class IndexingError(Exception):
+    """Base of every error the index layer raises on purpose."""
+
+
+class DocumentError(IndexingError):
+    pass
+
+
+class IndexStateError(IndexingError):
+    pass
+
+
+class IndexMissingError(IndexStateError):
+    pass
+
+
+class IndexCorruptError(IndexStateError):
+    pass
+
+
+class IndexMismatchError(IndexStateError):
+    pass

@@ -1,0 +1,73 @@
+"""Every setting, read from the environment (prefix ``RAG_``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_MODEL = "local/qwen2.5-0.5b-instruct"
+EXTRACTIVE_MODEL = "extractive"
+
+
+class Settings(BaseSettings):
+    """The one place configuration is read; no other module looks at ``os.environ``."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore")
+
+    # Where things live.
+    index_dir: Path = Path(".rag/index")
+    state_dir: Path = Path(".rag/state")  # conversations and feedback (SQLite)
+    cache_dir: Path = Path.home() / ".cache" / "rag-news"  # the assembled local GGUF
+
+    # Models.
+    embed_model: str = ""  # empty: the bundled all-MiniLM-L6-v2
+    embed_batch_size: int = Field(64, ge=1)
+    llm_model: str = LOCAL_MODEL
+    llm_api_base: str | None = None
+    llm_api_key: str | None = None
+    local_model_path: Path | None = None
+    llm_threads: int = Field(2, ge=1)
+    llm_context_tokens: int = Field(2048, ge=256)
+    llm_max_tokens: int = Field(120, ge=8)
+    llm_timeout_s: float = Field(30.0, gt=0)
+    judge_model: str | None = None  # eval's optional LLM judge; off by default
+
+    # Indexing.
+    chunk_max_words: int = Field(90, ge=10)
+    chunk_overlap_sentences: int = Field(1, ge=0)
+    approx_threshold: int = Field(50_000, ge=1)  # above this many chunks, HNSW instead of exact
+    dedup_threshold: float = Field(0.8, gt=0, le=1)  # Jaccard over shingles for near-duplicates
+
+    # Retrieval and answering.
+    top_k: int = Field(5, ge=1, le=50)
+
+    # HTTP.
+    api_keys: str | None = None  # comma-separated; unset means open
+    rate_limit_per_minute: int = Field(120, ge=1)
+    max_body_bytes: int = Field(5_000_000, ge=1024)
+    max_question_chars: int = Field(2000, ge=10)
+    generation_queue_size: int = Field(8, ge=1)
+    request_timeout_s: float = Field(60.0, gt=0)
+    cors_origins: str | None = None  # comma-separated; unset means CORS off
+    log_questions: bool = False
+
+    # Slack.
+    slack_signing_secret: str | None = None
+    slack_bot_token: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
+
+    @property
+    def api_key_list(self) -> list[str]:
+        return [key.strip() for key in (self.api_keys or "").split(",") if key.strip()]
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in (self.cors_origins or "").split(",") if o.strip()]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
