@@ -5,14 +5,19 @@ One engine behind the HTTP ``conversation_id``, the Slack threads and ``rag chat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from rag.conversations import ConversationStore
-from rag.types import Answer
+from rag.errors import InputError
+from rag.types import Answer, Message
 
 if TYPE_CHECKING:
     from rag.pipeline import AnswerStream, Pipeline
+
+__all__ = ["ChatEngine", "converse", "format_answer"]
+
+QUIT_COMMANDS = frozenset({"/quit", "/exit", "/q"})
 
 
 class ChatEngine:
@@ -33,6 +38,10 @@ class ChatEngine:
     @property
     def conversations(self) -> ConversationStore:
         return self._conversations
+
+    def history(self, conversation_id: str) -> list[Message]:
+        """The earlier turns a question in this conversation would be answered with."""
+        return self._conversations.history(conversation_id, self._max_turns)
 
     def ask(
         self,
@@ -75,3 +84,54 @@ def _with_conversation(answer: Answer, conversation_id: str) -> Answer:
     from dataclasses import replace
 
     return replace(answer, conversation_id=conversation_id)
+
+
+def format_answer(answer: Answer, *, quote_chars: int = 160) -> str:
+    """An answer for a terminal: the text, then each source with its title, date and a quote."""
+    lines = [answer.text.strip()]
+    if answer.degraded:
+        lines.append("(the language model was unavailable; extracted from the articles)")
+    if answer.citations and not answer.abstained:
+        lines.append("Sources:")
+        for c in answer.citations:
+            when = f", {c.published[:10]}" if c.published else ""
+            quote = " ".join(c.text.split())
+            if len(quote) > quote_chars:
+                quote = quote[:quote_chars].rsplit(" ", 1)[0] + "…"
+            lines.append(f"  [{c.n}] {c.title} ({c.doc_id}{when})")
+            lines.append(f"      “{quote}”")
+    return "\n".join(lines)
+
+
+def converse(
+    engine: ChatEngine,
+    lines: Iterable[str],
+    write: Callable[[str], None],
+    *,
+    conversation_id: str | None = None,
+    top_k: int | None = None,
+) -> str:
+    """Answer each line as the next turn of one conversation; returns the conversation id.
+
+    Stops at the end of ``lines`` or at ``/quit``; ``/new`` starts a fresh conversation.
+    A question the engine rejects (empty, too long) is reported and the chat goes on.
+    """
+    conversation_id = conversation_id or engine.conversations.new_id()
+    for line in lines:
+        question = line.strip()
+        if not question:
+            continue
+        if question.lower() in QUIT_COMMANDS:
+            break
+        if question.lower() == "/new":
+            conversation_id = engine.conversations.new_id()
+            write(f"(new conversation {conversation_id})")
+            continue
+        try:
+            answer = engine.ask(question, conversation_id=conversation_id, top_k=top_k)
+        except InputError as exc:
+            write(f"error: {exc}")
+            continue
+        write(format_answer(answer))
+        write("")
+    return conversation_id
