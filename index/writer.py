@@ -1,0 +1,236 @@
+"""``IndexWriter``: build, add, update and remove documents, one atomic version per call."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from index.assembly import Changes, IndexConfig, next_snapshot
+from index.disk import (
+    MANIFEST,
+    Manifest,
+    clean_old_versions,
+    commit_version,
+    current_version,
+    new_version_dir,
+    write_lock,
+)
+from index.embedder import Embedder
+from index.errors import IndexStateError, UnknownDocumentError
+from index.loaders import load_documents
+from index.snapshot import Snapshot, read_snapshot, write_snapshot
+from index.store import IndexStore
+from index.types import Document
+
+__all__ = ["BuildReport", "IndexConfig", "IndexWriter"]
+
+
+@dataclass
+class BuildReport:
+    """What one call changed, and the index it left behind."""
+
+    store: IndexStore
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    chunks_embedded: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+
+@dataclass
+class _Plan:
+    upserts: list[Document] = field(default_factory=list)  # to chunk and embed
+    removals: set[str] = field(default_factory=set)
+    relabel: dict[str, Document] = field(default_factory=dict)  # same text, new metadata
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    def report(
+        self, store: IndexStore, failures: list[tuple[str, str]], embedded: int = 0
+    ) -> BuildReport:
+        return BuildReport(
+            store=store,
+            added=self.added,
+            updated=self.updated,
+            unchanged=self.unchanged,
+            removed=self.removed,
+            failures=failures,
+            chunks_embedded=embedded,
+        )
+
+
+class IndexWriter:
+    """The one way the index changes. Every call takes the inter-process write lock, builds
+    the next version beside the live one and switches to it atomically."""
+
+    def __init__(self, index_dir: Path, embedder: Embedder, config: IndexConfig | None = None):
+        self.index_dir = Path(index_dir)
+        self.embedder = embedder
+        self.config = config or IndexConfig()
+
+    def build(self, paths: Sequence[Path], *, progress: bool = False) -> BuildReport:
+        """Index the files under ``paths``: unchanged documents are skipped, changed ones
+        re-indexed, and documents whose source file under ``paths`` is gone are removed."""
+        roots = [Path(p).resolve() for p in paths]
+        with write_lock(self.index_dir):
+            base, stale = self._base()
+            loaded = load_documents(paths)
+            plan = self._plan(base, loaded.documents, stale)
+            present = {doc.doc_id for doc in loaded.documents}
+            for doc in base.documents if base else ():
+                if doc.doc_id in present or doc.source is None:
+                    continue
+                source = Path(doc.source)
+                if _under(source, roots) and not source.exists():
+                    plan.removals.add(doc.doc_id)
+                    plan.removed.append(doc.doc_id)
+            return self._commit(base, plan, loaded.failures, progress)
+
+    def add_paths(self, paths: Sequence[Path], *, progress: bool = False) -> BuildReport:
+        """Add or update the documents in ``paths``; nothing else changes."""
+        with write_lock(self.index_dir):
+            base, stale = self._base()
+            loaded = load_documents(paths)
+            plan = self._plan(base, loaded.documents, stale)
+            return self._commit(base, plan, loaded.failures, progress)
+
+    def add_documents(self, docs: Iterable[Document]) -> BuildReport:
+        """Add or update the given documents (e.g. from the API); nothing else changes."""
+        with write_lock(self.index_dir):
+            base, stale = self._base()
+            plan = self._plan(base, list(docs), stale)
+            return self._commit(base, plan, [], progress=False)
+
+    def remove(self, doc_ids: Iterable[str]) -> BuildReport:
+        """Remove documents by id; an unknown id raises ``UnknownDocumentError`` and changes
+        nothing."""
+        wanted = list(dict.fromkeys(doc_ids))
+        with write_lock(self.index_dir):
+            base, stale = self._base()
+            known = {doc.doc_id for doc in base.documents} if base else set()
+            unknown = [doc_id for doc_id in wanted if doc_id not in known]
+            if unknown:
+                raise UnknownDocumentError(
+                    f"no document {', '.join(map(repr, unknown))} in the index"
+                )
+            plan = self._plan(base, [], stale)
+            plan.removals.update(wanted)
+            plan.removed.extend(wanted)
+            return self._commit(base, plan, [], progress=False)
+
+    # ---- planning ------------------------------------------------------------------------
+
+    def _base(self) -> tuple[Snapshot | None, bool]:
+        """The live version, and whether its vectors or chunks are stale (another model or
+        chunking), so every document must be re-indexed."""
+        version = current_version(self.index_dir)
+        if version is None:
+            return None, False
+        try:
+            snapshot = read_snapshot(version)
+        except IndexStateError:
+            return None, False  # damaged: rebuild from the files given
+        m, cfg = snapshot.manifest, self.config
+        # The name decides; the dimension is checked when vectors are made (asking for it
+        # would load the model even for a removal).
+        stale = (
+            m.embed_model != self.embedder.name
+            or m.chunk_max_words != cfg.chunk_max_words
+            or m.chunk_overlap_sentences != cfg.chunk_overlap_sentences
+        )
+        return snapshot, stale
+
+    def _plan(self, base: Snapshot | None, docs: Sequence[Document], stale: bool) -> _Plan:
+        plan = _Plan()
+        existing = {doc.doc_id: doc for doc in base.documents} if base else {}
+        incoming = {doc.doc_id: doc for doc in docs}
+        for doc in incoming.values():
+            old = existing.get(doc.doc_id)
+            if old is None:
+                plan.upserts.append(doc)
+                plan.added.append(doc.doc_id)
+            elif old.content_hash != doc.content_hash or stale:
+                plan.upserts.append(doc)
+                plan.updated.append(doc.doc_id)
+            else:
+                if old.source != doc.source and doc.source is not None:
+                    plan.relabel[doc.doc_id] = doc
+                plan.unchanged.append(doc.doc_id)
+        if stale:  # documents nobody named still need new vectors
+            for doc_id, doc in existing.items():
+                if doc_id not in incoming:
+                    plan.upserts.append(doc)
+                    plan.updated.append(doc_id)
+        return plan
+
+    # ---- committing ----------------------------------------------------------------------
+
+    def _same_settings(self, base: Snapshot) -> bool:
+        """Whether ``base`` has the groups and index kind this config asks for."""
+        approximate = len(base.chunks) > self.config.approx_threshold
+        return (
+            base.manifest.dedup_threshold == self.config.dedup_threshold
+            and base.manifest.approximate == approximate
+        )
+
+    def _commit(
+        self, base: Snapshot | None, plan: _Plan, failures: list[tuple[str, str]], progress: bool
+    ) -> BuildReport:
+        if plan.removals:  # a removed document is never re-indexed, even for a new model
+            plan.upserts = [d for d in plan.upserts if d.doc_id not in plan.removals]
+            plan.updated = [d for d in plan.updated if d not in plan.removals]
+        nothing_to_do = not (plan.upserts or plan.removals or plan.relabel) and (
+            base is None or self._same_settings(base)
+        )
+        if base is not None and nothing_to_do:
+            clean_old_versions(self.index_dir)  # e.g. a folder half written by a killed build
+            version = current_version(self.index_dir)
+            return plan.report(IndexStore(base, version), failures)
+        replaced = plan.removals | {doc.doc_id for doc in plan.upserts}
+        next_id = max(base.manifest.next_id if base else 1, _recorded_next_id(self.index_dir))
+        snapshot, embedded = next_snapshot(
+            base,
+            Changes(plan.upserts, replaced, plan.relabel, next_id),
+            self.embedder,
+            self.config,
+            progress=progress,
+        )
+        tmp, final = new_version_dir(self.index_dir)
+        write_snapshot(snapshot, tmp)
+        commit_version(tmp, final, snapshot.manifest)
+        clean_old_versions(self.index_dir)
+        store = IndexStore(read_manifest_into(snapshot, final), final)
+        return plan.report(store, failures, embedded)
+
+
+def read_manifest_into(snapshot: Snapshot, version: Path) -> Snapshot:
+    """The snapshot with the manifest as committed (file checksums included)."""
+    manifest = Manifest.from_json((version / MANIFEST).read_text(encoding="utf-8"))
+    return dataclasses.replace(snapshot, manifest=manifest)
+
+
+def _recorded_next_id(index_dir: Path) -> int:
+    """The highest next_id any readable manifest in ``index_dir`` records (so a rebuild after
+    damage still never reuses an id)."""
+    best = 1
+    for manifest in index_dir.glob(f"v*/{MANIFEST}"):
+        try:
+            best = max(best, int(Manifest.from_json(manifest.read_text("utf-8")).next_id))
+        except (OSError, ValueError, TypeError, KeyError):
+            continue
+    return best
+
+
+def _under(path: Path, roots: list[Path]) -> bool:
+    resolved = Path(os.path.abspath(path))
+    return any(resolved == root or resolved.is_relative_to(root) for root in roots)

@@ -1,0 +1,31 @@
+"""Shared fixtures: the deterministic fake embedder, and the real bundled one loaded once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from index.embedder import Embedder
+from tests.fakes import HashEmbedder
+
+SEEDS = Path(__file__).resolve().parents[1] / "seeds"
+
+# The bundled models load from site-packages; a test must never reach for a model hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture
+def hash_embedder() -> HashEmbedder:
+    return HashEmbedder()
+
+
+@pytest.fixture(scope="session")
+def real_embedder() -> Embedder:
+    """The bundled all-MiniLM-L6-v2, loaded once per test session (a few seconds)."""
+    from index.embedder import load_embedder
+
+    return load_embedder()
