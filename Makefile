@@ -22,6 +22,8 @@ $(STAMP): pyproject.toml
 index: $(STAMP)
 	$(BIN)/rag index build seeds
 
+# One OpenMP thread per request (FAISS, torch): parallel requests, not oversubscribed cores.
+serve: export OMP_NUM_THREADS ?= 1
 serve: index
 	$(BIN)/rag serve --host 127.0.0.1 --port 8000
 
@@ -39,6 +41,8 @@ eval: index
 bench: $(STAMP)
 	$(BIN)/python bench/index_bench.py
 	$(BIN)/python bench/retrieval_bench.py
+	$(BIN)/python bench/http_bench.py
+	$(BIN)/python bench/llm_bench.py
 
 clean:
 	rm -rf $(VENV) .rag

@@ -123,3 +123,47 @@ class ErrorBody(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorBody
+
+
+# ---- documents (added by the HTTP helper) ---------------------------------------------------
+
+
+class DocumentIn(BaseModel):
+    """A document given as JSON; ``doc_id`` comes from a content hash and ``title`` from the
+    first line when left out."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    doc_id: str | None = Field(default=None, max_length=200, pattern=r"^[^/\\\s][^/\\]*$")
+    title: str | None = Field(default=None, max_length=1000)
+    text: str = Field(min_length=1)
+    published: str | None = Field(default=None, max_length=64)
+    url: str | None = Field(default=None, max_length=2000)
+
+
+class DocumentOut(BaseModel):
+    doc_id: str
+    title: str
+    chunks: int
+    published: str | None = None
+    url: str | None = None
+    source: str | None = None
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentOut]
+    total_documents: int
+    total_chunks: int
+
+
+class DocumentChange(BaseModel):
+    doc_id: str
+    title: str
+    chunks: int
+    status: str  # added | updated | unchanged
+
+
+class DocumentsAdded(BaseModel):
+    documents: list[DocumentChange]
+    total_documents: int
+    total_chunks: int

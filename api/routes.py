@@ -1,0 +1,110 @@
+"""``/v1/ask`` (JSON or Server-Sent Events) and ``/v1/search``: parse, call, map to a response."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import ChatDep, PipelineDep, SettingsDep, StateDep
+from api.errors import ERROR_RESPONSES, ApiError
+from api.schemas import (
+    AskRequest,
+    AskResponse,
+    Filters,
+    SearchRequest,
+    SearchResponse,
+    SearchResult,
+)
+from api.state import AppState
+from api.streaming import stream_answer
+from rag.errors import InputError, NotFoundError
+from rag.settings import Settings
+
+__all__ = ["router"]
+
+_FALLBACK_S = 5.0  # at most this much of the deadline is kept for the extractive fallback
+
+router = APIRouter(prefix="/v1", tags=["answers"], responses=ERROR_RESPONSES)
+
+
+@router.post(
+    "/ask",
+    response_model=AskResponse,
+    summary="Answer a question with citations",
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def ask(body: AskRequest, request: Request, state: StateDep, chat: ChatDep) -> object:
+    """JSON by default; Server-Sent Events (``token``..., ``done``) with ``"stream": true``
+    or ``Accept: text/event-stream``."""
+    _check_text(body.question, "question", state.settings)
+    doc_ids = _doc_ids(body.filters, state)
+    if state.settings.log_questions:
+        request.state.log["question"] = body.question
+    if body.stream or "text/event-stream" in request.headers.get("accept", ""):
+        return await stream_answer(state, chat, body, doc_ids)
+
+    def answer() -> AskResponse:
+        result = chat.ask(
+            body.question,
+            conversation_id=body.conversation_id,
+            top_k=body.top_k,
+            doc_ids=doc_ids,
+        )
+        state.metrics.observe_answer(result)
+        return AskResponse.from_answer(result)
+
+    deadline = state.settings.request_timeout_s
+    reserve = min(_FALLBACK_S, deadline / 4)  # kept back for the extractive fallback
+    future = state.queue.submit(answer)  # 503 at once when full
+    try:
+        return await asyncio.wait_for(asyncio.wrap_future(future), timeout=deadline - reserve)
+    except TimeoutError:
+        pass
+    # Generation is too slow (or stuck in the queue): answer from the passages instead.
+    try:
+        fallback = await asyncio.wait_for(
+            run_in_threadpool(
+                state.extractive_answer,
+                body.question,
+                conversation_id=body.conversation_id,
+                top_k=body.top_k,
+                doc_ids=doc_ids,
+            ),
+            timeout=reserve,
+        )
+    except TimeoutError:
+        raise ApiError(504, "timeout", "no answer within the request deadline") from None
+    state.metrics.observe_answer(fallback)
+    return AskResponse.from_answer(fallback)
+
+
+@router.post("/search", response_model=SearchResponse, summary="Passages only, no LLM")
+async def search(
+    body: SearchRequest, state: StateDep, pipeline: PipelineDep, settings: SettingsDep
+) -> SearchResponse:
+    _check_text(body.query, "query", settings)
+    doc_ids = _doc_ids(body.filters, state)
+    hits = await run_in_threadpool(pipeline.search, body.query, top_k=body.top_k, doc_ids=doc_ids)
+    return SearchResponse(results=[SearchResult.from_hit(hit) for hit in hits])
+
+
+def _check_text(text: str, field: str, settings: Settings) -> None:
+    # Checked here too, before the text takes a place in the generation queue.
+    if not text.strip():
+        raise InputError(f"{field} is empty")
+    if len(text) > settings.max_question_chars:
+        raise InputError(f"{field} is longer than {settings.max_question_chars} characters")
+
+
+def _doc_ids(filters: Filters | None, state: AppState) -> list[str] | None:
+    if filters is None or filters.doc_ids is None:
+        return None
+    if not filters.doc_ids:
+        raise InputError("filters.doc_ids is empty; leave it out to search every document")
+    store = state.require_store()
+    unknown = [doc_id for doc_id in filters.doc_ids if store.document(doc_id) is None]
+    if unknown:
+        raise NotFoundError(f"unknown doc_id: {unknown[0][:200]}")
+    return list(dict.fromkeys(filters.doc_ids))

@@ -1,0 +1,220 @@
+"""What an app serves with: the pipeline, the index writer, the chat engine, and their loading.
+
+Models and the index load once, in a background thread started by the lifespan, so the process
+answers ``/healthz`` at once and ``/readyz`` says what is still missing. Writes go through one
+lock and swap the writer's new snapshot into the pipeline, so the very next answer sees them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from api.batching import BatchingEmbedder
+from api.errors import ApiError
+from api.metrics import Metrics
+from api.queue import GenerationQueue
+from index.embedder import Embedder
+from index.errors import IndexMissingError, IndexStateError
+from rag.chat import ChatEngine
+from rag.conversations import ConversationStore
+from rag.errors import USER_ERRORS
+from rag.generation import Generator
+from rag.settings import EXTRACTIVE_MODEL, Settings
+from rag.types import Answer, Document
+
+if TYPE_CHECKING:
+    from index.store import IndexStore
+    from index.writer import BuildReport, IndexWriter
+    from rag.pipeline import Pipeline
+
+__all__ = ["AppState"]
+
+log = logging.getLogger("api")
+
+
+class AppState:
+    """The parts of one app; injected parts are used as given, the rest load in ``load``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        pipeline: Pipeline | None = None,
+        writer: IndexWriter | None = None,
+        embedder: Embedder | None = None,
+        generator: Generator | None = None,
+    ) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.queue = GenerationQueue(settings.generation_queue_size, settings.generation_workers)
+        self.pipeline = pipeline
+        self.writer = writer
+        self._embedder = embedder
+        self._generator = generator
+        self._generator_given = generator is not None
+        self.problems: dict[str, str] = {}  # part -> what is wrong and how to fix it
+        self.loading = pipeline is None
+        self._write_lock = threading.Lock()
+        self.conversations = ConversationStore(settings.state_dir / "conversations.sqlite3")
+        self.chat = ChatEngine(self.require_pipeline, self.conversations)
+        self.slack = "off"
+        if pipeline is not None:
+            self.metrics_from(self.store)
+
+    # ---- reading ----------------------------------------------------------------------------
+
+    @property
+    def store(self) -> IndexStore | None:
+        if self.pipeline is None:
+            return None
+        return self.pipeline.retriever.store  # type: ignore[return-value]
+
+    @property
+    def ready(self) -> bool:
+        return self.pipeline is not None and not self.loading and not self.problems
+
+    def require_pipeline(self) -> Pipeline:
+        if self.pipeline is not None:
+            return self.pipeline
+        if self.loading:
+            raise ApiError(503, "not_ready", "models and index are loading", retry_after=5)
+        raise ApiError(503, "not_ready", "; ".join(self.problems.values()) or "not ready")
+
+    def require_store(self) -> IndexStore:
+        store = self.store
+        if store is None:
+            self.require_pipeline()
+            raise ApiError(503, "not_ready", "no index loaded")
+        return store
+
+    # ---- loading ----------------------------------------------------------------------------
+
+    def start_loading(self) -> None:
+        if not self.loading:
+            return
+        # A daemon thread: a server stopped mid-load must not wait for the models.
+        threading.Thread(target=self.load, name="rag-load", daemon=True).start()
+
+    def load(self) -> None:
+        """Load what was not injected; record each failure as a problem, never raise."""
+        started = time.perf_counter()
+        try:
+            self._load()
+        except IndexStateError as exc:
+            self.problems["index"] = _fix_hint(str(exc))
+        except USER_ERRORS as exc:
+            self.problems["models"] = str(exc)
+        except Exception as exc:  # a bug: logged in full, and /readyz stays 503 saying so
+            log.exception("loading failed")
+            self.problems["startup"] = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.loading = False
+        took = time.perf_counter() - started
+        if self.problems:
+            log.warning("not ready after %.1f s: %s", took, "; ".join(self.problems.values()))
+        else:
+            log.info("models and index loaded in %.1f s", took)
+
+    def _load(self) -> None:
+        from rag import components
+        from rag.llm import load_generator
+
+        if self._embedder is None:
+            self._embedder = components.load_embedder(self.settings)
+        if not self._generator_given:
+            self._generator = load_generator(self.settings)  # None for `extractive`
+        if self.writer is None:
+            self.writer = components.open_writer(self.settings, self._embedder)
+        try:
+            store = components.open_store(self.settings, self._embedder)
+        except IndexMissingError as exc:
+            self.problems["index"] = _fix_hint(str(exc))
+            return
+        self.pipeline = self._new_pipeline(store)
+        self.metrics_from(store)
+
+    def _new_pipeline(self, store: IndexStore) -> Pipeline:
+        from rag.pipeline import Pipeline
+        from rag.retrieval import HybridRetriever
+
+        assert self._embedder is not None
+        # Concurrent requests' query embeddings share model calls (see api.batching).
+        embedder = BatchingEmbedder(self._embedder)
+        return Pipeline(HybridRetriever(store, embedder), self._generator, self.settings)
+
+    def metrics_from(self, store: IndexStore | None) -> None:
+        if store is not None:
+            stats = store.stats()
+            self.metrics.set_index(stats.documents, stats.chunks, stats.size_bytes)
+
+    # ---- writing ----------------------------------------------------------------------------
+
+    def add_documents(self, docs: Sequence[Document]) -> BuildReport:
+        """Commit to disk, then swap the new snapshot in: blocking, run it in a thread."""
+        writer = self._require_writer()
+        with self._write_lock:
+            report = writer.add_documents(list(docs))
+            self._use_store(report.store)
+        return report
+
+    def remove_documents(self, doc_ids: Sequence[str]) -> BuildReport:
+        writer = self._require_writer()
+        with self._write_lock:
+            report = writer.remove(list(doc_ids))
+            self._use_store(report.store)
+        return report
+
+    def _require_writer(self) -> IndexWriter:
+        if self.writer is None and self.pipeline is not None:
+            # A pipeline was given without a writer: write to settings.index_dir with its embedder.
+            from rag import components
+
+            self.writer = components.open_writer(self.settings, self.pipeline.retriever.embedder)
+        if self.writer is None:
+            if self.loading:
+                raise ApiError(503, "not_ready", "the index is loading", retry_after=5)
+            raise ApiError(503, "not_ready", "; ".join(self.problems.values()) or "no index writer")
+        return self.writer
+
+    def _use_store(self, store: IndexStore) -> None:
+        if self.pipeline is None:
+            # The first documents of a new index: answering can start now.
+            if self._embedder is None:
+                return
+            self.pipeline = self._new_pipeline(store)
+            self.problems.pop("index", None)
+        else:
+            self.pipeline.use_store(store)
+        self.metrics_from(store)
+
+    # ---- the fallback when generation misses the deadline -----------------------------------
+
+    def extractive_answer(
+        self,
+        question: str,
+        *,
+        conversation_id: str | None,
+        top_k: int | None,
+        doc_ids: Sequence[str] | None,
+    ) -> Answer:
+        """The best-supported sentences, no LLM: what a user gets when generation is too slow."""
+        from rag.pipeline import Pipeline
+
+        retriever = self.require_pipeline().retriever
+        extractive = Pipeline(retriever, None, self.settings)
+        chat = ChatEngine(lambda: extractive, self.conversations)
+        answer = chat.ask(question, conversation_id=conversation_id, top_k=top_k, doc_ids=doc_ids)
+        return replace(answer, degraded=True, model=EXTRACTIVE_MODEL)
+
+    def close(self) -> None:
+        self.queue.shutdown()  # waits for the running generation, drops the waiting ones
+        self.conversations.close()
+
+
+def _fix_hint(message: str) -> str:
+    return message if "rag index build" in message else f"{message}: run `rag index build`"

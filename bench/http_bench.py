@@ -1,0 +1,230 @@
+"""Load test of the HTTP API on loopback: requests/s and p50/p99 for search and ask (fake LLM).
+
+    .venv/bin/python bench/http_bench.py [--embedder real|hash] [--requests N] [--time-cap S]
+
+Starts uvicorn in a subprocess (the real app over the seed index, the LLM faked), drives it
+from this process with httpx at concurrency 1, 4 and 16 (a fixed number of requests, capped in
+time), then times the same pipeline in-process: HTTP overhead = HTTP p50 - pipeline p50.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # the in-process pipeline runs as the server's
+
+QUERIES = [
+    "How long did phase one of the ceasefire last?",
+    "Who is the US envoy to the Middle East?",
+    "How many hostages remain in Gaza?",
+    "How many Palestinian prisoners were released?",
+    "What did Netanyahu say about the negotiations?",
+]
+LEVELS = (1, 4, 16)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(root: Path, port: int, embedder: str, plain: bool) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "tests.api.serve_fake", "--root", str(root)]
+    command += ["--port", str(port), "--embedder", embedder, "--queue-size", "64"]
+    command += ["--plain-asyncio"] if plain else []
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # as `rag serve` sets it
+    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit("the server exited during start-up")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise SystemExit("the server was not ready within 180 s")
+
+
+def cpu_ms(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, in ms (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+async def drive(
+    url: str, path: str, body: Callable[[int], dict], concurrency: int, total: int, cap_s: float
+) -> tuple[float, list[float], int]:
+    """(requests/s, latencies in ms, errors) for ``total`` requests at ``concurrency``."""
+    latencies: list[float] = []
+    errors = 0
+    issued = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+        started = time.perf_counter()
+
+        async def worker() -> None:
+            nonlocal issued, errors
+            while issued < total and time.perf_counter() - started < cap_s:
+                n = issued
+                issued += 1
+                sent = time.perf_counter()
+                response = await client.post(path, json=body(n))
+                latencies.append((time.perf_counter() - sent) * 1000)
+                errors += response.status_code != 200
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return len(latencies) / elapsed, latencies, errors
+
+
+async def drive_get(url: str, path: str, total: int, cap_s: float) -> tuple[float, list[float]]:
+    """Sequential GETs: (requests/s, latencies in ms)."""
+    latencies: list[float] = []
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        started = time.perf_counter()
+        while len(latencies) < total and time.perf_counter() - started < cap_s:
+            sent = time.perf_counter()
+            (await client.get(path)).raise_for_status()
+            latencies.append((time.perf_counter() - sent) * 1000)
+        elapsed = time.perf_counter() - started
+    return len(latencies) / elapsed, latencies
+
+
+def overhead(
+    url: str, server_pid: int, root: Path, embedder_kind: str, runs: int
+) -> dict[str, tuple[float, float, float, float]]:
+    """The same pipeline as the server's, in-process, alternated with the same request over
+    HTTP so both see the same machine load. Per path, in ms: (HTTP p50, pipeline p50, server
+    CPU per request, pipeline CPU per call); CPU time is what contention disturbs least."""
+    from index.store import open_index
+    from rag.pipeline import Pipeline
+    from rag.retrieval import HybridRetriever
+    from tests.api.conftest import api_settings
+    from tests.api.serve_fake import PacedLLM, _embedder
+
+    overrides = {"min_relevance": 0.3} if embedder_kind == "real" else {}
+    settings = api_settings(root, **overrides)
+    embedder = _embedder(embedder_kind)
+    pipeline = Pipeline(
+        HybridRetriever(open_index(settings.index_dir, embedder), embedder),
+        PacedLLM(0.0),
+        settings,
+    )
+    calls: dict[str, tuple[Callable[[str], object], Callable[[str], dict]]] = {
+        "/v1/search": (pipeline.search, lambda q: {"query": q, "top_k": 5}),
+        "/v1/ask": (pipeline.ask, lambda q: {"question": q}),
+    }
+    result: dict[str, tuple[float, float, float, float]] = {}
+    with httpx.Client(base_url=url, timeout=60) as client:
+        for path, (call, body) in calls.items():
+            http_ms, pipe_ms = [], []
+            server_cpu = pipe_cpu = 0.0
+            for n in range(runs + 5):
+                query = QUERIES[n % len(QUERIES)]
+                cpu_before = cpu_ms(server_pid)
+                started = time.perf_counter()
+                client.post(path, json=body(query)).raise_for_status()
+                middle = time.perf_counter()
+                cpu_after = cpu_ms(server_pid)
+                thread_started = time.thread_time()
+                call(query)
+                ended = time.perf_counter()
+                if n >= 5:  # warm-up
+                    http_ms.append((middle - started) * 1000)
+                    pipe_ms.append((ended - middle) * 1000)
+                    server_cpu += cpu_after - cpu_before
+                    pipe_cpu += (time.thread_time() - thread_started) * 1000
+            result[path] = (
+                statistics.median(http_ms),
+                statistics.median(pipe_ms),
+                server_cpu / runs,
+                pipe_cpu / runs,
+            )
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--embedder", choices=["real", "hash"], default="real")
+    parser.add_argument("--requests", type=int, default=600, help="per endpoint and level")
+    parser.add_argument("--time-cap", type=float, default=15.0, help="seconds per run")
+    parser.add_argument(
+        "--plain-asyncio",
+        action="store_true",
+        help="serve with h11 + asyncio, not httptools + uvloop",
+    )
+    args = parser.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="http-bench-"))
+    port = free_port()
+    print(
+        f"embedder={args.embedder} cores={os.cpu_count()} load={os.getloadavg()[0]:.1f}"
+        f" requests<={args.requests} per run plain_asyncio={args.plain_asyncio}"
+    )
+    server = start_server(root, port, args.embedder, args.plain_asyncio)
+    url = f"http://127.0.0.1:{port}"
+    bodies = {
+        "/v1/search": lambda n: {"query": QUERIES[n % len(QUERIES)], "top_k": 5},
+        "/v1/ask": lambda n: {"question": QUERIES[n % len(QUERIES)]},
+    }
+    try:
+        # The HTTP stack alone (uvicorn, middleware, routing, JSON), no pipeline behind it.
+        asyncio.run(drive_get(url, "/healthz", 50, 5))
+        rps, lat = asyncio.run(drive_get(url, "/healthz", args.requests, args.time_cap))
+        print(
+            f"{'/healthz':11} c=1   n={len(lat):<5} {rps:7.1f} req/s"
+            f"  p50 {percentile(lat, 50):7.2f} ms  p99 {percentile(lat, 99):7.2f} ms"
+        )
+        for path, body in bodies.items():
+            asyncio.run(drive(url, path, body, 4, 20, 10))  # warm up
+            for level in LEVELS:
+                rps, lat, errors = asyncio.run(
+                    drive(url, path, body, level, args.requests, args.time_cap)
+                )
+                print(
+                    f"{path:11} c={level:<3} n={len(lat):<5} {rps:7.1f} req/s"
+                    f"  p50 {percentile(lat, 50):7.2f} ms  p99 {percentile(lat, 99):7.2f} ms"
+                    f"  errors {errors}"
+                )
+        measured = overhead(url, server.pid, root, args.embedder, runs=200)
+        for path, (http_p50, pipe_p50, server_cpu, pipe_cpu) in measured.items():
+            print(
+                f"{path:11} c=1 alternated: wall p50 HTTP {http_p50:.2f} / pipeline "
+                f"{pipe_p50:.2f} ms -> overhead {http_p50 - pipe_p50:.2f} ms; CPU/request "
+                f"server {server_cpu:.2f} / pipeline {pipe_cpu:.2f} ms -> overhead "
+                f"{server_cpu - pipe_cpu:.2f} ms"
+            )
+    finally:
+        server.terminate()
+        server.wait(15)
+
+
+if __name__ == "__main__":
+    main()
