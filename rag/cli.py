@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -47,17 +48,356 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 # ---- index (index/) ----------------------------------------------------------------------
 
+import typing  # noqa: E402
+
+if typing.TYPE_CHECKING:  # the index layer itself loads inside the commands
+    from index.writer import BuildReport, IndexWriter
+
+
+def _index_writer(settings: Settings) -> IndexWriter:
+    from index.embedder import LazyEmbedder
+    from rag.components import open_writer
+
+    # The model loads only if something must be embedded: a removal or a no-op build is fast.
+    return open_writer(settings, LazyEmbedder(settings.embed_model, settings.embed_batch_size))
+
+
+def _print_build_report(report: BuildReport, index_dir: Path) -> None:
+    for path, reason in report.failures:
+        typer.echo(f"skipped {path}: {reason}", err=True)
+    stats = report.store.stats()
+    typer.echo(
+        f"added {len(report.added)}, updated {len(report.updated)}, "
+        f"unchanged {len(report.unchanged)}, removed {len(report.removed)}; "
+        f"{stats.documents} documents, {stats.chunks} chunks in {index_dir}"
+    )
+
+
+@index_app.command("build")
+def index_build(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files or folders to index (default: seeds/).")
+    ] = None,
+    index_dir: IndexDirOption = None,
+) -> None:
+    """Build the index, or update it: unchanged documents are skipped, changed ones
+    re-indexed, and documents whose file under PATH is gone are removed."""
+    from index.errors import DocumentError
+
+    settings = _settings(index_dir)
+    targets = list(paths or [])
+    if not targets:
+        if not Path("seeds").is_dir():
+            raise DocumentError("no PATH given and no seeds/ folder here")
+        targets = [Path("seeds")]
+    report = _index_writer(settings).build(targets, progress=True)
+    _print_build_report(report, settings.index_dir)
+
+
+@index_app.command("add")
+def index_add(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to add or update.")],
+    index_dir: IndexDirOption = None,
+) -> None:
+    """Add or update the documents in PATH...; nothing else changes."""
+    settings = _settings(index_dir)
+    report = _index_writer(settings).add_paths(paths, progress=True)
+    _print_build_report(report, settings.index_dir)
+    if report.failures and not (report.added or report.updated or report.unchanged):
+        raise typer.Exit(1)
+
+
+@index_app.command("remove")
+def index_remove(
+    doc_ids: Annotated[
+        list[str], typer.Argument(help="Document ids (file names without extension).")
+    ],
+    index_dir: IndexDirOption = None,
+) -> None:
+    """Remove documents by id; the ids of their chunks are never reused."""
+    settings = _settings(index_dir)
+    report = _index_writer(settings).remove(doc_ids)
+    _print_build_report(report, settings.index_dir)
+
+
+@index_app.command("stats")
+def index_stats(index_dir: IndexDirOption = None, as_json: JsonOption = False) -> None:
+    """Documents, chunks, near-duplicate groups, model and size on disk."""
+    import dataclasses
+    import json
+
+    from index.store import open_index
+
+    settings = _settings(index_dir)
+    stats = open_index(settings.index_dir, None).stats()
+    if as_json:
+        typer.echo(json.dumps({**dataclasses.asdict(stats), "index_dir": str(settings.index_dir)}))
+        return
+    typer.echo(f"index:            {settings.index_dir}")
+    typer.echo(f"documents:        {stats.documents}")
+    typer.echo(f"chunks:           {stats.chunks}")
+    typer.echo(f"duplicate groups: {stats.duplicate_groups}")
+    typer.echo(f"model:            {stats.embed_model} ({stats.dimension} dimensions)")
+    typer.echo(f"search:           {'approximate (HNSW)' if stats.approximate else 'exact'}")
+    typer.echo(f"size on disk:     {_human_bytes(stats.size_bytes)}")
+
+
+def _human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"  # pragma: no cover
+
 
 # ---- search and ask (rag/) ---------------------------------------------------------------
+
+
+def _quote(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    top_k: TopKOption = None,
+    as_json: JsonOption = False,
+    index_dir: IndexDirOption = None,
+) -> None:
+    """Show the passages retrieval finds for QUERY (no LLM)."""
+    from api.schemas import SearchResponse, SearchResult
+    from rag.components import load_embedder, open_store
+    from rag.pipeline import Pipeline
+    from rag.retrieval import HybridRetriever
+
+    settings = _settings(index_dir)
+    embedder = load_embedder(settings)
+    pipeline = Pipeline(HybridRetriever(open_store(settings, embedder), embedder), None, settings)
+    hits = pipeline.search(query, top_k=top_k)
+    if as_json:
+        body = SearchResponse(results=[SearchResult.from_hit(hit) for hit in hits])
+        typer.echo(body.model_dump_json(indent=2))
+        return
+    if not hits:
+        typer.echo("No passages found.")
+    for rank, hit in enumerate(hits, start=1):
+        also = f" (also in {', '.join(hit.doc_ids[1:])})" if len(hit.doc_ids) > 1 else ""
+        typer.echo(f"[{rank}] {hit.score:.3f}  {hit.chunk.title}  {hit.chunk.doc_id}{also}")
+        typer.echo(f"    {_quote(hit.chunk.text, 300)}")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="A question about the articles.")],
+    top_k: TopKOption = None,
+    as_json: JsonOption = False,
+    stream: Annotated[bool, typer.Option("--stream", help="Print the answer as it comes.")] = False,
+    index_dir: IndexDirOption = None,
+) -> None:
+    """Answer QUESTION from the articles, with numbered sources."""
+    from api.schemas import AskResponse
+    from rag.components import load_pipeline
+
+    pipeline = load_pipeline(_settings(index_dir))
+    if stream and not as_json:
+        answer_stream = pipeline.stream(question, top_k=top_k)
+        pieces: list[str] = []
+        for delta in answer_stream:
+            typer.echo(delta, nl=False)
+            pieces.append(delta)
+        streamed = "".join(pieces)
+        answer = answer_stream.answer
+        typer.echo()
+        if answer.text.strip() != streamed.strip():
+            typer.echo(f"\nVerified answer: {answer.text}")
+    else:
+        answer = pipeline.ask(question, top_k=top_k)
+        if as_json:
+            typer.echo(AskResponse.from_answer(answer).model_dump_json(indent=2))
+            return
+        typer.echo(answer.text)
+    if answer.degraded:
+        typer.echo("(the model failed; this answer was extracted from the passages)", err=True)
+    if answer.citations:
+        typer.echo("\nSources:")
+    for citation in answer.citations:
+        date = f", {citation.published}" if citation.published else ""
+        typer.echo(f"[{citation.n}] {citation.title} ({citation.doc_id}{date})")
+        typer.echo(f"    “{_quote(citation.text)}”")
 
 
 # ---- serve (api/) ------------------------------------------------------------------------
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 8000,
+    index_dir: IndexDirOption = None,
+) -> None:
+    """Serve the HTTP API (models and index load in the background; see /readyz)."""
+    # Requests bring the parallelism: one OpenMP thread per query embedding avoids
+    # oversubscribing 2 cores (torch loads after this line; FAISS has loaded already, so
+    # `make serve` exports OMP_NUM_THREADS=1 before the process starts).
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import uvicorn
+
+    from api.app import create_app
+
+    # One JSON line per request from api.access; uvicorn's own access log would repeat it.
+    log_config = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": "%(message)s"}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+        "loggers": {
+            "api": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+            "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        },
+    }
+    uvicorn.run(
+        create_app(_settings(index_dir)),
+        host=host,
+        port=port,
+        log_config=log_config,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
 # ---- chat and feedback (api/slack, rag/conversations) ------------------------------------
 
 
+def _stdin_lines() -> Iterator[str]:
+    """Lines typed at a prompt on a terminal; plain lines from a pipe or file otherwise."""
+    if not sys.stdin.isatty():
+        yield from sys.stdin
+        return
+    while True:
+        try:
+            yield input("you> ")
+        except EOFError:
+            typer.echo()
+            return
+
+
+@app.command()
+def chat(
+    conversation: Annotated[
+        str | None, typer.Option("--conversation", help="Resume this conversation id.")
+    ] = None,
+    top_k: TopKOption = None,
+    index_dir: IndexDirOption = None,
+) -> None:
+    """Talk to the articles in the terminal; follow-ups use the earlier turns (as in Slack).
+
+    One question a line, from the keyboard or a pipe; /new starts over, /quit or EOF ends.
+    """
+    from rag.chat import ChatEngine, converse
+    from rag.components import load_pipeline
+    from rag.conversations import ConversationStore
+
+    settings = _settings(index_dir)
+    pipeline = load_pipeline(settings)
+    conversations = ConversationStore(settings.state_dir / "conversations.sqlite3")
+    try:
+        engine = ChatEngine(lambda: pipeline, conversations)
+        if sys.stdin.isatty():
+            typer.echo("Ask about the articles; /new starts over, /quit leaves.", err=True)
+        conversation_id = converse(
+            engine, _stdin_lines(), typer.echo, conversation_id=conversation, top_k=top_k
+        )
+        typer.echo(f"conversation: {conversation_id} (resume with --conversation)", err=True)
+    finally:
+        conversations.close()
+
+
+@feedback_app.command("export")
+def feedback_export(
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write here (default: standard output).")
+    ] = None,
+    rating: Annotated[
+        str | None, typer.Option(help="Only answers rated 'up' or 'down' (default: both).")
+    ] = None,
+) -> None:
+    """Write rated chat answers as eval cases (JSONL): 👍 keeps the answer, 👎 leaves a note.
+
+    A 👎 case has no accepted answer yet: fill in its answers and gold_docs (its note says
+    what the bot said) before ``rag eval --dataset`` takes it; ``--rating up`` is ready as is.
+    """
+    from api.feedback import RATINGS, FeedbackStore, export
+
+    if rating is not None and rating not in RATINGS:
+        raise typer.BadParameter(f"must be one of {', '.join(RATINGS)}", param_hint="--rating")
+    settings = _settings()
+    path = settings.state_dir / "feedback.sqlite3"
+    if not path.exists():
+        typer.echo(f"no feedback yet ({path} does not exist)", err=True)
+        return
+    store = FeedbackStore(path)
+    try:
+        if out is None:
+            cases = export(store, sys.stdout, rating=rating)
+        else:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with out.open("w", encoding="utf-8") as file:
+                cases = export(store, file, rating=rating)
+    finally:
+        store.close()
+    to_fill = sum(not case.complete for case in cases)
+    typer.echo(
+        f"{len(cases)} eval case(s) written to {out or 'stdout'}; {to_fill} need a human"
+        " (see their note)",
+        err=True,
+    )
+
+
 # ---- eval (eval/) ------------------------------------------------------------------------
+
+
+@app.command("eval")
+def eval_command(
+    dataset: Annotated[
+        Path | None, typer.Option(help="Eval JSONL (default: the packaged news.jsonl).")
+    ] = None,
+    url: Annotated[
+        str | None, typer.Option(help="Evaluate a running server (http://host:port).")
+    ] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the JSON report.")] = None,
+    html_out: Annotated[Path | None, typer.Option("--html", help="Write the HTML report.")] = None,
+    compare: Annotated[
+        Path | None,
+        typer.Option("--compare", help="Baseline report; exit 1 when a metric regressed."),
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N questions.")] = None,
+    kinds: Annotated[
+        str | None, typer.Option(help="Only these kinds, comma-separated (factoid,numeric).")
+    ] = None,
+    top_k: TopKOption = None,
+    index_dir: IndexDirOption = None,
+) -> None:
+    """Score the engine on the eval questions: retrieval, answers, citations, abstention."""
+    from eval.session import EvalOptions, evaluate
+
+    options = EvalOptions(
+        dataset=dataset,
+        url=url,
+        json_out=json_out,
+        html_out=html_out,
+        baseline=compare,
+        limit=limit,
+        kinds=[k.strip() for k in (kinds or "").split(",") if k.strip()],
+        top_k=top_k,
+    )
+    status = evaluate(
+        _settings(index_dir), options, echo=typer.echo, progress=lambda s: typer.echo(s, err=True)
+    )
+    if status:
+        # Not typer.Exit: main() runs the app with standalone_mode=False, which drops its code.
+        sys.exit(status)
 
 
 def main() -> None:

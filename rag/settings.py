@@ -43,6 +43,10 @@ class Settings(BaseSettings):
 
     # Retrieval and answering.
     top_k: int = Field(5, ge=1, le=50)
+    context_tokens: int = Field(150, ge=30)  # passage budget of the answer prompt
+    answer_max_tokens: int = Field(64, ge=8)  # cap on the answer the model writes
+    min_relevance: float = 0.42  # below this question-sentence match, abstain without the LLM
+    rewrite_with_llm: bool = False  # rewrite follow-ups with the LLM instead of merging terms
 
     # HTTP.
     api_keys: str | None = None  # comma-separated; unset means open
@@ -53,11 +57,15 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(60.0, gt=0)
     cors_origins: str | None = None  # comma-separated; unset means CORS off
     log_questions: bool = False
+    generation_workers: int = Field(1, ge=1)  # generations run at once; the rest queue
 
     # Slack.
     slack_signing_secret: str | None = None
     slack_bot_token: str | None = None
     slack_api_url: str = "https://slack.com/api/"
+    slack_rate_limit_per_minute: int = Field(6, ge=1)  # questions per Slack user per minute
+    slack_workers: int = Field(2, ge=1)  # answers generated at once for Slack
+    slack_max_pending: int = Field(16, ge=1)  # answers waiting beyond that: "busy, try again"
 
     @property
     def api_key_list(self) -> list[str]:

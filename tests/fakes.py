@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import http.server
+import itertools
+import json
 import re
+import threading
+import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
@@ -89,3 +94,88 @@ class ScriptedLLM:
 class FailingLLM(ScriptedLLM):
     def __init__(self, error: Exception | None = None) -> None:
         super().__init__(error or LLMError("the model is down"))
+
+
+class FakeSlack:
+    """A fake Slack Web API: a real HTTP server on 127.0.0.1 that records every call.
+
+    Point ``RAG_SLACK_API_URL`` (or a ``WebClient``'s ``base_url``) at ``.url``. Each call is kept
+    as ``(method, params)`` in ``calls``; ``wait_for`` blocks (bounded) until enough arrived.
+    """
+
+    BOT_USER_ID = "UBOT"
+    BOT_ID = "BBOT"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, object]]] = []
+        self._serial = itertools.count(1)  # message timestamps, unique per fake
+        self._changed = threading.Condition()
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                method = self.path.split("?")[0].rsplit("/", 1)[-1]
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if "json" in (self.headers.get("Content-Type") or ""):
+                    params: dict[str, object] = json.loads(raw or b"{}")
+                else:
+                    params = dict(urllib.parse.parse_qsl(raw.decode()))
+                    if isinstance(params.get("blocks"), str):
+                        params["blocks"] = json.loads(str(params["blocks"]))
+                body = json.dumps(fake._reply(method, params)).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                with fake._changed:
+                    fake.calls.append((method, params))
+                    fake._changed.notify_all()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
+        self._thread.start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/api/"
+
+    def _reply(self, method: str, params: dict[str, object]) -> dict[str, object]:
+        if method == "auth.test":
+            return {
+                "ok": True,
+                "team_id": "T1",
+                "user_id": self.BOT_USER_ID,
+                "bot_id": self.BOT_ID,
+                "user": "rag",
+            }
+        if method == "chat.postMessage":
+            ts = f"1700000000.{next(self._serial):06d}"
+            return {"ok": True, "channel": params.get("channel"), "ts": ts}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": f"1700000000.{next(self._serial):06d}"}
+        return {"ok": True}
+
+    def posts(self, method: str = "chat.postMessage") -> list[dict[str, object]]:
+        with self._changed:
+            return [params for name, params in self.calls if name == method]
+
+    def wait_for(
+        self, method: str = "chat.postMessage", count: int = 1, timeout: float = 20.0
+    ) -> list[dict[str, object]]:
+        """The first ``count`` calls of ``method``; AssertionError if they don't come in time."""
+        with self._changed:
+            arrived = self._changed.wait_for(
+                lambda: sum(name == method for name, _ in self.calls) >= count, timeout
+            )
+            found = [params for name, params in self.calls if name == method]
+        assert arrived, f"expected {count} {method} call(s) within {timeout} s, got {found}"
+        return found[:count]
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join()

@@ -1,0 +1,60 @@
+"""Wiring from ``Settings``: the embedder, the index, the writer and the pipeline."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rag.settings import Settings
+
+if TYPE_CHECKING:
+    from index.embedder import Embedder
+    from index.store import IndexStore
+    from index.writer import IndexWriter
+    from rag.pipeline import Pipeline
+
+__all__ = ["load_embedder", "load_pipeline", "open_store", "open_writer"]
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    """The embedder for answering: questions and a few sentences at a time, on one thread.
+
+    On 2 cores the LLM keeps both busy; two torch threads spinning against it took a query
+    embedding from ~30 ms to ~500 ms (measured), one thread loses ~2 ms on an idle machine.
+    Index builds load their own embedder (``index.embedder.LazyEmbedder``) with every thread.
+    """
+    import torch
+
+    from index.embedder import load_embedder as load
+
+    embedder = load(settings.embed_model, settings.embed_batch_size)
+    torch.set_num_threads(1)
+    return embedder
+
+
+def open_store(settings: Settings, embedder: Embedder) -> IndexStore:
+    from index.store import open_index
+
+    return open_index(settings.index_dir, embedder)
+
+
+def open_writer(settings: Settings, embedder: Embedder) -> IndexWriter:
+    from index.writer import IndexConfig, IndexWriter
+
+    config = IndexConfig(
+        chunk_max_words=settings.chunk_max_words,
+        chunk_overlap_sentences=settings.chunk_overlap_sentences,
+        approx_threshold=settings.approx_threshold,
+        dedup_threshold=settings.dedup_threshold,
+    )
+    return IndexWriter(settings.index_dir, embedder, config)
+
+
+def load_pipeline(settings: Settings, embedder: Embedder | None = None) -> Pipeline:
+    """The pipeline over the index in ``settings.index_dir`` with the configured models."""
+    from rag.llm import load_generator
+    from rag.pipeline import Pipeline
+    from rag.retrieval import HybridRetriever
+
+    embedder = embedder or load_embedder(settings)
+    store = open_store(settings, embedder)
+    return Pipeline(HybridRetriever(store, embedder), load_generator(settings), settings)

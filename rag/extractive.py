@@ -1,0 +1,190 @@
+"""Answers without a model: the best-supported sentences, and every differing figure when asked one.
+
+Used for ``RAG_LLM_MODEL=extractive``, as the fallback when the LLM fails, and to complete a
+model's answer when the passages disagree on the number the question asks for.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from rag.citations import Claim
+from rag.context import Passage, ScoredSentence
+from rag.text import STOPWORDS, content_words, numbers, stem, words
+
+__all__ = [
+    "conflicting_sentences",
+    "extract",
+    "focus_words",
+    "lacks_focus",
+    "off_target",
+    "passage_of",
+]
+
+_FOCUS = re.compile(r"\b(?:how (?:many|much)|number of|amount of)\s+((?:[\w’'-]+\s*){1,3})", re.I)
+_YEAR = re.compile(r"^(1[89]|20)\d\d$")
+_PERSISTENCE = frozenset(["still", "remain", "remains", "remaining", "left", "currently", "now"])
+_QUESTION_WORDS = frozenset(["many", "much", "number", "amount"])
+_VERBS = frozenset(
+    [
+        "are",
+        "is",
+        "were",
+        "was",
+        "do",
+        "does",
+        "did",
+        "have",
+        "has",
+        "had",
+        "will",
+        "would",
+        "could",
+        "can",
+        "remain",
+        "remained",
+        "still",
+    ]
+)
+
+
+def passage_of(sentence: ScoredSentence, passages: Sequence[Passage]) -> Passage | None:
+    for passage in passages:
+        if passage.doc_id == sentence.doc_id and passage.start <= sentence.start < passage.end:
+            return passage
+    return None
+
+
+def extract(
+    question: str,
+    scored: Sequence[ScoredSentence],
+    passages: Sequence[Passage],
+    *,
+    max_sentences: int = 2,
+) -> list[Claim]:
+    """The best sentence, plus a second one when it is nearly as good and says something new."""
+    shown = [s for s in scored if passage_of(s, passages) is not None]
+    focus = focus_words(question)
+    if focus:  # a count question is answered by a sentence stating that count, or not at all
+        shown = [s for s in shown if stated_figures(s.text, focus)]
+    if not shown:
+        return []
+    best = shown[0]
+    chosen = [best]
+    # A second sentence only when the best is short and its neighbour-in-rank adds to it.
+    for sentence in shown[1:max_sentences]:
+        short = len(best.text.split()) < 12
+        if short and sentence.score >= 0.9 * best.score and not _redundant(sentence, chosen):
+            chosen.append(sentence)
+    for sentence in conflicting_sentences(question, scored):
+        if passage_of(sentence, passages) and sentence not in chosen:
+            chosen.append(sentence)
+    return [_claim(s, passages) for s in chosen]
+
+
+def _claim(sentence: ScoredSentence, passages: Sequence[Passage]) -> Claim:
+    passage = passage_of(sentence, passages)
+    cited = (passage.n,) if passage else ()
+    return Claim(sentence.text, cited, max(0.0, min(1.0, sentence.similarity)))
+
+
+def _redundant(sentence: ScoredSentence, chosen: Sequence[ScoredSentence]) -> bool:
+    new = content_words(sentence.text)
+    for other in chosen:
+        old = content_words(other.text)
+        if new and len(new & old) / len(new) > 0.6:
+            return True
+    return False
+
+
+def focus_words(question: str) -> set[str]:
+    """What a "how many" question counts: 'hostag' in "How many hostages remain?"."""
+    match = _FOCUS.search(question)
+    if not match:
+        return set()
+    focus: set[str] = set()
+    for word in match.group(1).split()[:2]:
+        if word.lower() in _VERBS:
+            break
+        focus |= {w for w in content_words(word) if not w.isdigit()}
+    return focus
+
+
+def stated_figures(text: str, focus: set[str]) -> set[str]:
+    """Numbers the text states about the focus ("24 living hostages", "about 50 hostages")."""
+    tokens = words(text)
+    found: set[str] = set()
+    for i, token in enumerate(tokens):
+        figure = numbers(token)
+        if not figure or _YEAR.match(token.replace(",", "")):
+            continue
+        following = {stem(t) for t in tokens[i + 1 : i + 5]}
+        if following & focus:
+            found |= figure
+    return found
+
+
+def conflicting_sentences(
+    question: str, scored: Sequence[ScoredSentence], *, margin: float = 0.3
+) -> list[ScoredSentence]:
+    """Sources that disagree on the count the question asks for, best source first.
+
+    Each document's best sentence stating a count of the thing asked is its answer; when two
+    documents' answers give different figures (and neither states the other's), both are
+    returned. A document whose answer matches the question far worse than the best is ignored.
+    """
+    focus = focus_words(question)
+    if not focus:
+        return []
+    per_doc: dict[str, tuple[ScoredSentence, set[str]]] = {}
+    for sentence in scored:  # best first, so the first per document is its best
+        if sentence.doc_id in per_doc:
+            continue
+        figures = stated_figures(sentence.text, focus)
+        if figures:
+            per_doc[sentence.doc_id] = (sentence, figures)
+    answers = list(per_doc.values())
+    if len(answers) < 2:
+        return []
+    top = answers[0][0].similarity
+    chosen = [answers[0][0]]
+    covered = set(answers[0][1])
+    predicate = _predicate(question, focus)
+    for sentence, figures in answers[1:]:
+        if sentence.similarity < top - margin or figures & covered:
+            continue
+        if predicate and not predicate & _predicate(sentence.text, set()):
+            continue  # a count of the same thing, but about something else (released, seized)
+        chosen.append(sentence)
+        covered |= figures
+        if len(chosen) == 3:
+            break
+    return chosen if len(chosen) > 1 else []
+
+
+def _predicate(text: str, focus: set[str]) -> set[str]:
+    """What is said about the counted thing: content words, with "still"/"remain"/"left" as one."""
+    out = set()
+    for word in words(text):
+        if word in _PERSISTENCE:
+            out.add("still")
+        elif word not in STOPWORDS and not word[0].isdigit() and len(word) > 1:
+            out.add(stem(word))
+    return out - focus - _QUESTION_WORDS
+
+
+def off_target(question: str, claims: Sequence[Claim]) -> bool:
+    """Claims that cannot be the answer: a count question with no count of the thing asked,
+    or nothing sharing a single word with the question (a small model copying a passage)."""
+    focus = focus_words(question)
+    if focus:
+        return not any(stated_figures(c.text, focus) for c in claims)
+    wanted = content_words(question)
+    return bool(wanted) and not any(wanted & content_words(c.text) for c in claims)
+
+
+def lacks_focus(question: str, scored: Sequence[ScoredSentence]) -> bool:
+    """A count question whose counted thing no retrieved sentence even mentions."""
+    focus = focus_words(question)
+    return bool(focus) and not any(focus & content_words(s.text) for s in scored)

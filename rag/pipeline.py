@@ -1,0 +1,299 @@
+"""The answering pipeline: rewrite, retrieve, choose sentences, generate, verify citations.
+
+``Pipeline.ask`` and ``Pipeline.stream`` share one code path: ``ask`` drains the stream.
+An LLM failure or timeout never escapes: the answer falls back to extraction (degraded).
+
+Abstaining: before the model, when no retrieved sentence matches the question well enough
+(``min_relevance``) or a "how many X" question's X appears in none of them; after it, when the
+model says the articles don't say, or when every claim it made is unsupported by the passages
+(it answered from elsewhere). Unsupported claims beside supported ones are simply removed.
+When sources differ on the count asked, the answer carries each figure with its own source.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Generator as Steps
+
+from rag.citations import Claim, render, verify
+from rag.context import Passage, ScoredSentence, SentenceScorer, select_passages
+from rag.errors import InputError, LLMError
+from rag.extractive import (
+    conflicting_sentences,
+    extract,
+    focus_words,
+    lacks_focus,
+    off_target,
+    passage_of,
+)
+from rag.generation import Generator
+from rag.prompt import ABSTAIN_TEXT, answer_messages, strip_echoes
+from rag.retrieval import HybridRetriever, Retrieval, Store
+from rag.rewrite import QuestionRewriter
+from rag.settings import EXTRACTIVE_MODEL, Settings
+from rag.text import numbers
+from rag.types import Answer, Hit, Message
+
+__all__ = ["AnswerStream", "Pipeline"]
+
+log = logging.getLogger(__name__)
+
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+class AnswerStream:
+    """Text deltas as they come; ``.answer`` once exhausted (citations are resolved at the end)."""
+
+    def __init__(self, steps: Steps[str, None, Answer]) -> None:
+        self._steps = steps
+        self._answer: Answer | None = None
+        self._finishers: list[Callable[[Answer], Answer]] = []
+
+    def __iter__(self) -> Iterator[str]:
+        if self._answer is not None:
+            return
+        answer = yield from self._steps
+        for finish in self._finishers:
+            answer = finish(answer)
+        self._answer = answer
+
+    @property
+    def answer(self) -> Answer:
+        """The final answer; reading it drains whatever was not consumed yet."""
+        if self._answer is None:
+            for _ in self:
+                pass
+        assert self._answer is not None
+        return self._answer
+
+    def on_finish(self, fn: Callable[[Answer], Answer]) -> None:
+        """Register a transform of the final answer (applied at once if already finished)."""
+        if self._answer is not None:
+            self._answer = fn(self._answer)
+        else:
+            self._finishers.append(fn)
+
+
+class Pipeline:
+    """Calls its parts in order; every part comes in through the constructor."""
+
+    def __init__(
+        self,
+        retriever: HybridRetriever,
+        generator: Generator | None,
+        settings: Settings,
+    ) -> None:
+        self._retriever = retriever
+        self._generator = generator
+        self._settings = settings
+        self._scorer = SentenceScorer(retriever.embedder)
+        self._rewriter = QuestionRewriter(generator, use_llm=settings.rewrite_with_llm)
+
+    @property
+    def model(self) -> str:
+        return self._generator.model if self._generator is not None else EXTRACTIVE_MODEL
+
+    @property
+    def retriever(self) -> HybridRetriever:
+        return self._retriever
+
+    def use_store(self, store: Store) -> None:
+        """Swap in a new index snapshot (after documents were added or removed)."""
+        self._retriever.use_store(store)
+
+    def search(
+        self, query: str, *, top_k: int | None = None, doc_ids: Sequence[str] | None = None
+    ) -> list[Hit]:
+        query = self._validate(query)
+        return self._retriever.search(query, top_k or self._settings.top_k, doc_ids)
+
+    def ask(
+        self,
+        question: str,
+        *,
+        top_k: int | None = None,
+        history: Sequence[Message] = (),
+        doc_ids: Sequence[str] | None = None,
+    ) -> Answer:
+        return self.stream(question, top_k=top_k, history=history, doc_ids=doc_ids).answer
+
+    def stream(
+        self,
+        question: str,
+        *,
+        top_k: int | None = None,
+        history: Sequence[Message] = (),
+        doc_ids: Sequence[str] | None = None,
+    ) -> AnswerStream:
+        question = self._validate(question)  # raise now, not on first iteration
+        return AnswerStream(self._run(question, top_k or self._settings.top_k, history, doc_ids))
+
+    def _validate(self, question: str) -> str:
+        if not question or not question.strip():
+            raise InputError("the question is empty")
+        if len(question) > self._settings.max_question_chars:
+            raise InputError(
+                f"the question is too long ({len(question)} characters; "
+                f"at most {self._settings.max_question_chars})"
+            )
+        return question.strip()
+
+    # ---- the steps ---------------------------------------------------------------------------
+
+    def _run(
+        self,
+        question: str,
+        k: int,
+        history: Sequence[Message],
+        doc_ids: Sequence[str] | None,
+    ) -> Steps[str, None, Answer]:
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        standalone = question
+        if history:
+            standalone = self._rewriter.rewrite(question, history)
+            timings["rewrite"] = _ms(started)
+
+        retrieval = self._retriever.retrieve(standalone, k, doc_ids)
+        timings.update(retrieval.timings_ms)
+        mark = time.perf_counter()
+        scored = self._scorer.score(standalone, retrieval.query_vector, retrieval.hits)
+        passages = self._passages(standalone, scored)
+        timings["select"] = _ms(mark)
+
+        def finish(
+            claims: Sequence[Claim] = (), *, abstained: bool = False, degraded: bool = False
+        ) -> Answer:
+            # No claim left means nothing to say from the passages: that is an abstention.
+            abstained = abstained or not claims
+            rendered, citations = (ABSTAIN_TEXT, ()) if abstained else render(claims, passages)
+            timings["total"] = _ms(started)
+            return Answer(
+                question=question,
+                text=rendered,
+                abstained=abstained,
+                citations=citations,
+                model=self.model,
+                degraded=degraded,
+                timings_ms=dict(timings),
+                standalone_question=standalone if history else None,
+            )
+
+        if not self._relevant(retrieval, scored):
+            yield ABSTAIN_TEXT
+            return finish(abstained=True)
+
+        if self._generator is None:
+            answer = finish(extract(standalone, scored, passages))
+            yield answer.text
+            return answer
+
+        mark = time.perf_counter()
+        raw: list[str] = []
+        renumber = _StreamRenumber(len(passages))
+        try:
+            messages = answer_messages(standalone, passages)
+            for delta in self._generator.complete(
+                messages, max_tokens=self._settings.answer_max_tokens
+            ):
+                raw.append(delta)
+                if out := renumber.feed(delta):
+                    yield out
+            if out := renumber.flush():
+                yield out
+        except (LLMError, OSError, RuntimeError, ValueError) as exc:
+            # Never an unhandled error: the best sentences answer instead, marked degraded.
+            log.warning("LLM failed (%s: %s); answering extractively", type(exc).__name__, exc)
+            timings["generate"] = _ms(mark)
+            answer = finish(extract(standalone, scored, passages), degraded=True)
+            yield ("\n\n" if raw else "") + answer.text
+            return answer
+        timings["generate"] = _ms(mark)
+
+        mark = time.perf_counter()
+        checked = verify(strip_echoes("".join(raw), passages), passages, standalone)
+        timings["verify"] = _ms(mark)
+        claims = list(checked.claims)
+        if checked.abstained or (not claims and checked.dropped):
+            # The model said so, or answered from outside the passages: they don't hold it.
+            return finish(abstained=True)
+        if not claims or off_target(standalone, claims):
+            if not (focus_words(standalone) or not "".join(raw).strip()):
+                # It had the passages and found nothing on this question in them.
+                return finish(abstained=True)
+            # A count question answers with the sentence stating that count (if any does);
+            # a silent model with the best sentences.
+            claims = extract(standalone, scored, passages)
+        claims += _missing_figures(standalone, scored, passages, claims)
+        return finish(claims)
+
+    def _passages(self, question: str, scored: Sequence[ScoredSentence]) -> list[Passage]:
+        """The prompt's passages; when sources differ on the figure asked, both are in."""
+        budget = self._settings.context_tokens
+        conflicts = conflicting_sentences(question, scored)
+        return select_passages(scored, budget, text_of=self._text_of, required=conflicts)
+
+    def _text_of(self, doc_id: str, start: int, end: int) -> str | None:
+        document = self._retriever.store.document(doc_id)
+        return document.text[start:end] if document is not None else None
+
+    def _relevant(self, retrieval: Retrieval, scored: Sequence[ScoredSentence]) -> bool:
+        """Whether anything retrieved is about the question (tuned on seed and off-topic ones)."""
+        if not retrieval.hits or not scored or lacks_focus(retrieval.query, scored):
+            return False
+        best = max(s.similarity + 0.25 * s.overlap for s in scored)
+        return best >= self._settings.min_relevance
+
+
+def _missing_figures(
+    question: str,
+    scored: Sequence[ScoredSentence],
+    passages: Sequence[Passage],
+    claims: Sequence[Claim],
+) -> list[Claim]:
+    """Sentences giving a figure the answer left out, when sources differ on the one asked."""
+    stated: set[str] = set()
+    for claim in claims:
+        stated |= numbers(claim.text)
+    extra: list[Claim] = []
+    for sentence in conflicting_sentences(question, scored):
+        passage = passage_of(sentence, passages)
+        if passage is None or numbers(sentence.text) & stated:
+            continue
+        extra.append(Claim(sentence.text, (passage.n,), max(0.0, sentence.similarity)))
+    return extra
+
+
+class _StreamRenumber:
+    """Renumbers ``[n]`` markers by first use while streaming, dropping ones past the passages."""
+
+    def __init__(self, passages: int) -> None:
+        self._passages = passages
+        self._numbering: dict[int, int] = {}
+        self._pending = ""
+
+    def feed(self, delta: str) -> str:
+        text = self._pending + delta
+        cut = text.rfind("[")
+        if cut != -1 and "]" not in text[cut:] and len(text) - cut < 8:
+            self._pending, text = text[cut:], text[:cut]
+        else:
+            self._pending = ""
+        return _MARKER.sub(self._replace, text)
+
+    def flush(self) -> str:
+        text, self._pending = self._pending, ""
+        return _MARKER.sub(self._replace, text)
+
+    def _replace(self, match: re.Match[str]) -> str:
+        n = int(match.group(1))
+        if not 1 <= n <= self._passages:
+            return ""
+        return f"[{self._numbering.setdefault(n, len(self._numbering) + 1)}]"
+
+
+def _ms(since: float) -> float:
+    return (time.perf_counter() - since) * 1000

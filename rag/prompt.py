@@ -1,0 +1,78 @@
+"""The prompts, kept in ``rag/prompts/*.txt``: a constant system prompt, then passages and question.
+
+The system prompt never changes, so llama.cpp reuses its KV cache across calls; the question
+sits inside ``<question>`` delimiters after the passages and is treated as data.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from importlib import resources
+
+from rag.context import Passage
+from rag.types import Message
+
+__all__ = [
+    "ABSTAIN_TEXT",
+    "answer_messages",
+    "load_prompt",
+    "rewrite_messages",
+    "strip_echoes",
+]
+
+ABSTAIN_TEXT = "The articles don't say."
+_TITLE_WORDS = 6
+_DELIMITERS = re.compile(r"</?\s*question\s*>", re.I)
+
+
+@cache
+def load_prompt(name: str) -> str:
+    """A prompt template from ``rag/prompts/<name>.txt``."""
+    return resources.files("rag").joinpath("prompts", f"{name}.txt").read_text("utf-8").strip()
+
+
+def _short_title(title: str) -> str:
+    words = title.split()
+    return " ".join(words[:_TITLE_WORDS]) + ("…" if len(words) > _TITLE_WORDS else "")
+
+
+def _label(passage: Passage) -> str:
+    label = _short_title(passage.title)
+    return f"{label}, {passage.published[:10]}" if passage.published else label
+
+
+def format_passage(passage: Passage) -> str:
+    return f"[{passage.n}] ({_label(passage)}) {' '.join(passage.text.split())}"
+
+
+def strip_echoes(answer: str, passages: list[Passage]) -> str:
+    """A small model sometimes copies a passage's "(title)" label into its answer; drop it."""
+    if "<question>" in answer.lower() or "passages:" in answer.lower():
+        # It echoed the prompt: what follows the last "Answer:" is the answer, if anything.
+        answer = re.split(r"\banswer\s*:", answer, flags=re.I)[-1]
+        if "<question>" in answer.lower():
+            return ""
+    for passage in passages:
+        answer = answer.replace(f"({_label(passage)})", " ")
+    return re.sub(r"^\s*answer\s*:\s*", "", answer, flags=re.I)
+
+
+def clean_question(question: str) -> str:
+    """The question as data: no delimiter look-alikes, one line."""
+    return " ".join(_DELIMITERS.sub(" ", question).split())
+
+
+def answer_messages(question: str, passages: list[Passage]) -> list[Message]:
+    user = load_prompt("user").format(
+        passages="\n".join(format_passage(p) for p in passages),
+        question=clean_question(question),
+    )
+    return [Message("system", load_prompt("system")), Message("user", user)]
+
+
+def rewrite_messages(question: str, previous: str) -> list[Message]:
+    user = load_prompt("rewrite").format(
+        previous=clean_question(previous), question=clean_question(question)
+    )
+    return [Message("user", user)]

@@ -1,0 +1,95 @@
+"""Citation checking: markers parsed, wrong ones dropped or replaced, unsupported claims removed."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.citations import is_abstention, parse_claims, support, verify
+from rag.context import Passage
+
+PASSAGES = [
+    Passage(1, "a", "Truce", "The first phase of the truce lasted 42 days.", 0, 44, 0.9),
+    Passage(2, "b", "Envoy", "The envoy Steve Witkoff left the talks on Thursday.", 10, 61, 0.8),
+    Passage(3, "c", "Report", "About 50 hostages are still held, a July report said.", 5, 58, 0.7),
+]
+
+
+@pytest.mark.parametrize(
+    ("answer", "cited"),
+    [
+        ("It lasted 42 days [1].", [(1,)]),
+        ("It lasted 42 days [1, 2].", [(1, 2)]),
+        ("It lasted 42 days [1][2].", [(1, 2)]),
+        ("It lasted 42 days. [2] Witkoff left [3].", [(2,), (3,)]),
+        ("[1] It lasted 42 days.", [(1,)]),
+        ("It lasted 42 days.", [()]),
+    ],
+    ids=["single", "comma-list", "adjacent", "marker-after-period", "leading", "none"],
+)
+def test_markers_are_parsed_in_every_common_form(answer: str, cited: list[tuple[int, ...]]) -> None:
+    claims = parse_claims(answer)
+    assert [c.cited for c in claims] == cited
+    assert all("[" not in c.text for c in claims)
+
+
+def test_a_marker_pointing_at_no_passage_is_replaced_by_the_supporting_one() -> None:
+    checked = verify("The first phase lasted 42 days [7].", PASSAGES, "How long was phase one?")
+    assert checked.text == "The first phase lasted 42 days [1]."
+    assert [c.doc_id for c in checked.citations] == ["a"]
+
+
+def test_an_uncited_sentence_gets_the_passage_that_supports_it() -> None:
+    checked = verify("Steve Witkoff left the talks.", PASSAGES, "Who left the talks?")
+    assert checked.text == "Steve Witkoff left the talks [1]."
+    assert checked.citations[0].doc_id == "b"
+
+
+def test_a_wrong_citation_is_moved_to_the_right_passage() -> None:
+    checked = verify("About 50 hostages are still held [1].", PASSAGES, "How many hostages?")
+    assert [c.doc_id for c in checked.citations] == ["c"]
+
+
+def test_claims_no_passage_supports_are_removed() -> None:
+    answer = "The truce lasted 42 days [1]. The envoy was Jared Kushner [2]. It cost 9 billion [1]."
+    checked = verify(answer, PASSAGES, "How long was the truce?")
+    assert checked.text == "The truce lasted 42 days [1]."
+    assert checked.dropped == 2
+
+
+def test_citations_are_renumbered_by_first_use_with_their_offsets() -> None:
+    answer = "About 50 hostages are still held [3]. The first phase lasted 42 days [1]."
+    checked = verify(answer, PASSAGES, "What happened?")
+    assert checked.text.endswith("held [1]. The first phase lasted 42 days [2].")
+    first, second = checked.citations
+    assert (first.n, first.doc_id, first.start, first.end) == (1, "c", 5, 58)
+    assert (second.n, second.doc_id, second.text) == (2, "a", PASSAGES[0].text)
+
+
+def test_a_different_number_is_not_supported() -> None:
+    assert support("The truce lasted 60 days.", PASSAGES[0].text) == 0.0
+    assert support("The truce lasted 42 days.", PASSAGES[0].text) >= 0.5
+
+
+def test_restating_the_question_is_not_an_answer() -> None:
+    question = "The first phase of the truce?"
+    assert support("The first phase of the truce.", PASSAGES[0].text, question) == 0.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The articles don't say.",
+        "The passages do not mention who won.",
+        "This information is not provided in the passages.",
+        "I cannot answer that from the given text.",
+    ],
+)
+def test_the_model_saying_the_passages_do_not_answer_is_recognised(text: str) -> None:
+    assert is_abstention(text)
+    assert verify(text, PASSAGES, "Who won?").abstained
+
+
+def test_an_answer_with_a_supported_claim_is_not_an_abstention() -> None:
+    checked = verify("The truce lasted 42 days [1]. The rest is not mentioned.", PASSAGES, "?")
+    assert not checked.abstained
+    assert checked.text == "The truce lasted 42 days [1]."
