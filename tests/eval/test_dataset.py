@@ -1,0 +1,110 @@
+"""The packaged dataset is complete and consistent; a broken file is rejected by line."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from eval.dataset import (
+    KINDS,
+    DatasetError,
+    default_dataset_path,
+    load_dataset,
+    parse_dataset,
+    select_items,
+)
+from eval.metrics import answer_matches
+
+SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+
+
+def test_packaged_dataset_covers_every_kind() -> None:
+    items = load_dataset(default_dataset_path())
+    counts = Counter(item.kind for item in items)
+    assert len(items) >= 60
+    assert set(counts) == set(KINDS)
+    assert all(counts[kind] >= 5 for kind in KINDS), counts
+
+
+def test_packaged_labels_point_at_seed_documents_and_accept_their_own_answers() -> None:
+    seed_ids = {path.stem for path in SEEDS.glob("*.txt")}
+    for item in load_dataset(default_dataset_path()):
+        assert set(item.gold_docs) <= seed_ids, item.id
+        for answer in item.answers:
+            assert answer_matches(answer, item.answers, item.accept), item.id
+            if item.accept:  # the patterns must accept the reference wording too
+                assert answer_matches(answer, (), item.accept), item.id
+
+
+def test_conflict_items_require_both_figures() -> None:
+    conflicts = [i for i in load_dataset(default_dataset_path()) if i.kind == "conflict"]
+    hostages = next(i for i in conflicts if i.id == "conflict-hostages-remaining")
+    assert not answer_matches("Up to 24 living hostages remain [1].", (), hostages.accept)
+    assert not answer_matches("About 50 hostages remain [1].", (), hostages.accept)
+    assert answer_matches("24 living in March [1]; about 50 later [2].", (), hostages.accept)
+
+
+def _line(**fields: object) -> str:
+    item: dict[str, object] = {
+        "id": "q1",
+        "question": "How long was phase one?",
+        "kind": "numeric",
+        "answers": ["42 days"],
+        "gold_docs": ["001"],
+    }
+    item.update(fields)
+    return json.dumps({k: v for k, v in item.items() if v is not None})
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"id": "q1", "question": ', "invalid JSON"),
+        ("[1, 2]", "expected a JSON object"),
+        (_line(question=None), "'question' must be a non-empty string"),
+        (_line(kind="trivia"), "unknown kind 'trivia'"),
+        (_line(answers="42 days"), "'answers' must be a list"),
+        (_line(accept=["(unclosed"]), "accept pattern '(unclosed' is invalid"),
+        (_line(answers=[], accept=None), "needs 'answers' or 'accept'"),
+        (_line(gold_docs=[]), "needs at least one gold doc"),
+        (_line(kind="unanswerable"), "has no answers and no gold docs"),
+        (_line(kind="injection"), "needs a 'canary'"),
+        (_line(kind="followup"), "needs a 'history'"),
+        (_line(kind="followup", history=[{"role": "bot", "content": "x"}]), "history turn 1"),
+    ],
+    ids=["bad-json", "not-object", "no-question", "bad-kind", "answers-not-list", "bad-regex",
+         "no-answers", "no-gold", "unanswerable-with-answers", "injection-no-canary",
+         "followup-no-history", "bad-role"],
+)  # fmt: skip
+def test_a_bad_line_is_named_with_its_problem(line: str, message: str) -> None:
+    lines = [_line(id="fine"), "", line]
+    with pytest.raises(DatasetError) as caught:
+        parse_dataset(lines, source="news.jsonl")
+    assert str(caught.value).startswith("news.jsonl:3")
+    assert message in str(caught.value)
+
+
+def test_duplicate_ids_name_both_lines() -> None:
+    with pytest.raises(DatasetError, match=r"news.jsonl:2: duplicate id 'q1' .*line 1"):
+        parse_dataset([_line(), _line()], source="news.jsonl")
+
+
+def test_missing_and_empty_files_are_user_errors(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="cannot read the dataset"):
+        load_dataset(tmp_path / "absent.jsonl")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    with pytest.raises(DatasetError, match="has no questions"):
+        load_dataset(empty)
+
+
+def test_select_items_filters_by_kind_and_limit() -> None:
+    items = load_dataset(default_dataset_path())
+    chosen = select_items(items, kinds=["numeric", "conflict"], limit=3)
+    assert len(chosen) == 3
+    assert {i.kind for i in chosen} <= {"numeric", "conflict"}
+    with pytest.raises(DatasetError, match="unknown kind 'trivia'"):
+        select_items(items, kinds=["trivia"])
