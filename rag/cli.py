@@ -404,7 +404,10 @@ def main() -> None:
     """Entry point: run the app, turning a user error into one line on stderr."""
     _offline_environment()
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns a command's exit code instead of exiting.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except USER_ERRORS as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(1)

@@ -87,8 +87,7 @@ class ScriptedLLM:
             raise entry
         reply = entry(messages) if callable(entry) else entry
         # Stream word by word, as a real model would.
-        for piece in re.findall(r"\S+\s*|\s+", reply):
-            yield piece
+        yield from re.findall(r"\S+\s*|\s+", reply)
 
 
 class FailingLLM(ScriptedLLM):
