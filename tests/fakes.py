@@ -178,3 +178,15 @@ class FakeSlack:
             self._server.shutdown()
             self._server.server_close()
             self._thread.join()
+
+
+_PASSAGE_LINE = re.compile(r"^\[(\d+)\] \([^)]*\) (.+)$", re.M)
+
+
+def cite_first_passage(messages: Sequence[Message]) -> str:
+    """A fake model that answers with the first sentence of passage [1], cited."""
+    match = _PASSAGE_LINE.search(messages[-1].content)
+    if match is None:
+        return "The articles don't say."
+    sentence = re.split(r"(?<=[.!?])\s", match.group(2), maxsplit=1)[0]
+    return f"{sentence} [{match.group(1)}]"

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,8 +17,7 @@ from rag.generation import Generator
 from rag.pipeline import Pipeline
 from rag.retrieval import HybridRetriever
 from rag.settings import Settings
-from rag.types import Message
-from tests.fakes import HashEmbedder, ScriptedLLM
+from tests.fakes import HashEmbedder, ScriptedLLM, cite_first_passage
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 PHASE_ONE_DOC = "001_e2ebf3ea3f42602b"
@@ -29,17 +27,6 @@ ZEBRA_TEXT = (
     "City engineers said on Monday that repainting the zebra crossings near schools cut "
     "pedestrian accidents by half within eighteen months. The study covered 412 crossings."
 )
-
-_PASSAGE = re.compile(r"^\[(\d+)\] \([^)]*\) (.+)$", re.M)
-
-
-def cite_first_passage(messages: Sequence[Message]) -> str:
-    """A fake model that answers with the first sentence of passage [1], cited."""
-    match = _PASSAGE.search(messages[-1].content)
-    if match is None:
-        return "The articles don't say."
-    sentence = re.split(r"(?<=[.!?])\s", match.group(2), maxsplit=1)[0]
-    return f"{sentence} [{match.group(1)}]"
 
 
 def api_settings(root: Path, **overrides: object) -> Settings:

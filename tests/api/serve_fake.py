@@ -21,8 +21,8 @@ from api.app import create_app
 from index.embedder import Embedder
 from rag.components import open_writer
 from rag.types import Message
-from tests.api.conftest import SEEDS, api_settings, cite_first_passage
-from tests.fakes import HashEmbedder, ScriptedLLM
+from tests.api.conftest import SEEDS, api_settings
+from tests.fakes import HashEmbedder, ScriptedLLM, cite_first_passage
 
 
 class PacedLLM(ScriptedLLM):

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,20 +13,9 @@ from rag.generation import Generator
 from rag.pipeline import Pipeline
 from rag.retrieval import HybridRetriever
 from rag.settings import Settings
-from rag.types import Message
-from tests.fakes import HashEmbedder, ScriptedLLM
+from tests.fakes import HashEmbedder, ScriptedLLM, cite_first_passage
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
-_PASSAGE = re.compile(r"^\[(\d+)\] \([^)]*\) (.+)$", re.M)
-
-
-def cite_first_passage(messages: Sequence[Message]) -> str:
-    """A fake model that answers with the first sentence of passage [1], cited."""
-    match = _PASSAGE.search(messages[-1].content)
-    if match is None:
-        return "The articles don't say."
-    sentence = re.split(r"(?<=[.!?])\s", match.group(2), maxsplit=1)[0]
-    return f"{sentence} [{match.group(1)}]"
 
 
 def eval_settings(root: Path, **overrides: object) -> Settings:

@@ -11,8 +11,8 @@ from eval.dataset import EvalItem, default_dataset_path, load_dataset
 from eval.report import build_report
 from eval.runner import HttpTarget, PipelineTarget, engine_prompts, run_eval
 from rag.types import Message
-from tests.eval.conftest import PipelineFactory, cite_first_passage, eval_settings
-from tests.fakes import ScriptedLLM
+from tests.eval.conftest import PipelineFactory, eval_settings
+from tests.fakes import ScriptedLLM, cite_first_passage
 
 SEED_IDS = {path.stem for path in (Path(__file__).resolve().parents[2] / "seeds").glob("*.txt")}
 FOLLOWUP = EvalItem(
