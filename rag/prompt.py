@@ -24,6 +24,7 @@ __all__ = [
 ABSTAIN_TEXT = "The articles don't say."
 _TITLE_WORDS = 6
 _DELIMITERS = re.compile(r"</?\s*question\s*>", re.I)
+_DANGLING_MARKER = re.compile(r"\s*\[[\d,\s]*$")
 
 
 @cache
@@ -55,6 +56,8 @@ def strip_echoes(answer: str, passages: list[Passage]) -> str:
             return ""
     for passage in passages:
         answer = answer.replace(f"({_label(passage)})", " ")
+    # A reply cut off by the token cap can end inside a marker ("Macron [1"): drop the stub.
+    answer = _DANGLING_MARKER.sub("", answer)
     return re.sub(r"^\s*answer\s*:\s*", "", answer, flags=re.I)
 
 

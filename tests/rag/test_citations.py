@@ -6,6 +6,7 @@ import pytest
 
 from rag.citations import is_abstention, parse_claims, support, verify
 from rag.context import Passage
+from rag.prompt import strip_echoes
 
 PASSAGES = [
     Passage(1, "a", "Truce", "The first phase of the truce lasted 42 days.", 0, 44, 0.9),
@@ -93,3 +94,11 @@ def test_an_answer_with_a_supported_claim_is_not_an_abstention() -> None:
     checked = verify("The truce lasted 42 days [1]. The rest is not mentioned.", PASSAGES, "?")
     assert not checked.abstained
     assert checked.text == "The truce lasted 42 days [1]."
+
+
+def test_an_answer_cut_off_inside_its_marker_still_counts() -> None:
+    # The token cap can stop the model mid-marker: "... Witkoff [2".
+    answer = strip_echoes("The envoy is Steve Witkoff [2", PASSAGES)
+    checked = verify(answer, PASSAGES, "Who is the envoy?")
+    assert checked.text == "The envoy is Steve Witkoff [1]"
+    assert checked.citations[0].doc_id == "b"
