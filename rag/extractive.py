@@ -174,14 +174,22 @@ def _predicate(text: str, focus: set[str]) -> set[str]:
     return out - focus - _QUESTION_WORDS
 
 
-def off_target(question: str, claims: Sequence[Claim]) -> bool:
+def off_target(question: str, claims: Sequence[Claim], passages: Sequence[Passage] = ()) -> bool:
     """Claims that cannot be the answer: a count question with no count of the thing asked,
-    or nothing sharing a single word with the question (a small model copying a passage)."""
+    or nothing sharing a single word with the question (a small model copying a passage).
+
+    A terse answer ("Macron [1].") is judged with the passage it cites, which carries the
+    question's words when it is on target.
+    """
     focus = focus_words(question)
     if focus:
         return not any(stated_figures(c.text, focus) for c in claims)
     wanted = content_words(question)
-    return bool(wanted) and not any(wanted & content_words(c.text) for c in claims)
+    by_n = {p.n: p.text for p in passages}
+    return bool(wanted) and not any(
+        wanted & content_words(" ".join([c.text, *(by_n.get(n, "") for n in c.cited)]))
+        for c in claims
+    )
 
 
 def lacks_focus(question: str, scored: Sequence[ScoredSentence]) -> bool:

@@ -220,7 +220,7 @@ class Pipeline:
         if checked.abstained or (not claims and checked.dropped):
             # The model said so, or answered from outside the passages: they don't hold it.
             return finish(abstained=True)
-        if not claims or off_target(standalone, claims):
+        if not claims or off_target(standalone, claims, passages):
             if not (focus_words(standalone) or not "".join(raw).strip()):
                 # It had the passages and found nothing on this question in them.
                 return finish(abstained=True)

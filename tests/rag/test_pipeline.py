@@ -9,6 +9,7 @@ import pytest
 
 from index.store import IndexStore
 from rag.citations import Claim
+from rag.context import Passage
 from rag.errors import InputError, LLMTimeoutError
 from rag.extractive import off_target
 from rag.prompt import ABSTAIN_TEXT, load_prompt
@@ -218,3 +219,12 @@ def test_a_model_that_only_restates_the_question_leads_to_an_abstention(
 def test_a_silent_model_is_replaced_by_the_best_sentence(make_pipeline: MakePipeline) -> None:
     answer = make_pipeline(ScriptedLLM("")).ask("How long did the first phase of the truce last?")
     assert "42 days" in answer.text and not answer.abstained
+
+
+def test_a_terse_answer_is_judged_with_the_passage_it_cites() -> None:
+    passages = [
+        Passage(1, "a", "Paris", "Macron said France would recognize Palestine.", 0, 45, 0.9)
+    ]
+    question = "Which French leader said France would recognize Palestine?"
+    assert not off_target(question, [Claim("Macron.", (1,))], passages)
+    assert off_target(question, [Claim("Macron.", ())], passages)
