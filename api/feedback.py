@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -12,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
 
+from rag.conversations import open_database
 from rag.errors import InputError, NotFoundError
 from rag.settings import Settings
 from rag.types import Answer, Message
@@ -102,11 +102,9 @@ class FeedbackStore:
     """Answers shown to users and their votes, kept across restarts; safe across threads."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = open_database(path)
         for statement in _SCHEMA:
             self._db.execute(statement)
 

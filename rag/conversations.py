@@ -12,14 +12,20 @@ from pathlib import Path
 from rag.types import Answer, Message
 
 
+def open_database(path: Path) -> sqlite3.Connection:
+    """A SQLite database shared between threads (callers hold their own lock), in WAL mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    return db
+
+
 class ConversationStore:
     """Turns of each conversation, kept across restarts. Safe to share between threads."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = open_database(path)
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS turns ("
             " id INTEGER PRIMARY KEY AUTOINCREMENT,"
