@@ -6,6 +6,7 @@ One engine behind the HTTP ``conversation_id``, the Slack threads and ``rag chat
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from rag.conversations import ConversationStore
@@ -54,7 +55,7 @@ class ChatEngine:
         conversation_id = conversation_id or self._conversations.new_id()
         history = self._conversations.history(conversation_id, self._max_turns)
         answer = self._pipeline().ask(question, top_k=top_k, history=history, doc_ids=doc_ids)
-        answer = _with_conversation(answer, conversation_id)
+        answer = replace(answer, conversation_id=conversation_id)
         self._conversations.append(conversation_id, question, answer)
         return answer
 
@@ -72,18 +73,12 @@ class ChatEngine:
         stream = self._pipeline().stream(question, top_k=top_k, history=history, doc_ids=doc_ids)
 
         def finish(answer: Answer) -> Answer:
-            answer = _with_conversation(answer, conversation_id)
+            answer = replace(answer, conversation_id=conversation_id)
             self._conversations.append(conversation_id, question, answer)
             return answer
 
         stream.on_finish(finish)
         return stream
-
-
-def _with_conversation(answer: Answer, conversation_id: str) -> Answer:
-    from dataclasses import replace
-
-    return replace(answer, conversation_id=conversation_id)
 
 
 def format_answer(answer: Answer, *, quote_chars: int = 160) -> str:

@@ -168,13 +168,12 @@ def search(
 ) -> None:
     """Show the passages retrieval finds for QUERY (no LLM)."""
     from api.schemas import SearchResponse, SearchResult
-    from rag.components import load_embedder, open_store
-    from rag.pipeline import Pipeline
-    from rag.retrieval import HybridRetriever
+    from rag.components import load_pipeline
+    from rag.settings import EXTRACTIVE_MODEL
 
-    settings = _settings(index_dir)
-    embedder = load_embedder(settings)
-    pipeline = Pipeline(HybridRetriever(open_store(settings, embedder), embedder), None, settings)
+    # Passages only: no LLM to load.
+    settings = _settings(index_dir).model_copy(update={"llm_model": EXTRACTIVE_MODEL})
+    pipeline = load_pipeline(settings)
     hits = pipeline.search(query, top_k=top_k)
     if as_json:
         body = SearchResponse(results=[SearchResult.from_hit(hit) for hit in hits])
