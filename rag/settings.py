@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     # Where things live.
     index_dir: Path = Path(".rag/index")
     state_dir: Path = Path(".rag/state")  # conversations and feedback (SQLite)
-    cache_dir: Path = Path.home() / ".cache" / "rag-news"  # the assembled local GGUF
+    cache_dir: Path = Path.home() / ".cache" / "rag-news"  # the local GGUF, the ONNX encoder
 
     # Models.
     embed_model: str = ""  # empty: the bundled all-MiniLM-L6-v2
