@@ -36,7 +36,8 @@ class BatchingEmbedder:
     Calls with several texts go straight through.
     """
 
-    def __init__(self, inner: Embedder, max_batch: int = 32) -> None:
+    def __init__(self, inner: Embedder, max_batch: int = 16) -> None:
+        # 16: the most the embedder sends down its onnxruntime path (FAST_PATH_MAX_TEXTS).
         self._inner = inner
         self._max_batch = max_batch
         self._lock = threading.Lock()

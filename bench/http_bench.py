@@ -131,7 +131,7 @@ def overhead(
 
     overrides = {"min_relevance": 0.3} if embedder_kind == "real" else {}
     settings = api_settings(root, **overrides)
-    embedder = _embedder(embedder_kind)
+    embedder = _embedder(embedder_kind, settings)
     pipeline = Pipeline(
         HybridRetriever(open_index(settings.index_dir, embedder), embedder),
         PacedLLM(0.0),

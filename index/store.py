@@ -161,11 +161,13 @@ class IndexStore:
     # ---- internals -----------------------------------------------------------------------
 
     def _row(self, chunk_id: int) -> int:
-        ids = self._snap.chunks.ids
-        row = int(np.searchsorted(ids, chunk_id))
-        if row >= len(ids) or ids[row] != chunk_id:
-            raise KeyError(chunk_id)
-        return row
+        return self._rows[chunk_id]  # KeyError when there is no such chunk
+
+    @cached_property
+    def _rows(self) -> dict[int, int]:
+        # A dict lookup is ~10x cheaper than np.searchsorted on a scalar, and a search looks up
+        # every candidate of both lists (~35 per query).
+        return {chunk_id: row for row, chunk_id in enumerate(self._snap.chunks.ids.tolist())}
 
     def _chunk_at(self, row: int) -> Chunk:
         table = self._snap.chunks

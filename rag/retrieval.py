@@ -6,6 +6,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -205,5 +206,12 @@ def _coverage(query: str, hits: Sequence[Hit]) -> float:
         return 0.0
     found: set[str] = set()
     for hit in hits:
-        found |= content_words(hit.chunk.text) & wanted
+        found |= _passage_words(hit.chunk.text) & wanted
     return len(found) / len(wanted)
+
+
+@lru_cache(maxsize=8192)
+def _passage_words(text: str) -> frozenset[str]:
+    # The same passages come back query after query; stemming them was a sixth of a search's
+    # Python time under load (py-spy, bench/http_bench.py).
+    return frozenset(content_words(text))

@@ -20,6 +20,7 @@ import uvicorn
 from api.app import create_app
 from index.embedder import Embedder
 from rag.components import open_writer
+from rag.settings import Settings
 from rag.types import Message
 from tests.api.conftest import SEEDS, api_settings
 from tests.fakes import HashEmbedder, ScriptedLLM, cite_first_passage
@@ -41,11 +42,11 @@ class PacedLLM(ScriptedLLM):
             yield piece
 
 
-def _embedder(kind: str) -> Embedder:
+def _embedder(kind: str, settings: Settings) -> Embedder:
     if kind == "real":
-        from index.embedder import load_embedder
+        from rag.components import load_embedder
 
-        return load_embedder()
+        return load_embedder(settings)  # as `rag serve` loads it: one thread, onnxruntime
     return HashEmbedder()
 
 
@@ -65,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.embedder == "real":
         overrides["min_relevance"] = 0.3
     settings = api_settings(args.root, **overrides)
-    embedder = _embedder(args.embedder)
+    embedder = _embedder(args.embedder, settings)
     if not settings.index_dir.exists():
         open_writer(settings, embedder).build([SEEDS])
     # The models are given; the index, writer and pipeline load as in `rag serve`.
