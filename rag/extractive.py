@@ -99,16 +99,29 @@ def _redundant(sentence: ScoredSentence, chosen: Sequence[ScoredSentence]) -> bo
 
 
 def focus_words(question: str) -> set[str]:
-    """What a "how many" question counts: 'hostag' in "How many hostages remain?"."""
+    """What a "how many" question counts: 'hostag' in "How many hostages remain?", and only the
+    head noun: 'soldie' in "How many Israeli soldiers ..." (a count of people in Israel is not
+    a count of Israeli soldiers)."""
     match = _FOCUS.search(question)
     if not match:
         return set()
-    focus: set[str] = set()
-    for word in match.group(1).split()[:2]:
+    phrase = _counted_phrase(match.group(1))
+    # The head noun: the plural when there is one ("hostages held", "Israeli soldiers"),
+    # otherwise the first word ("people lost").
+    plural = [word for word in phrase if word.lower().endswith("s") and len(word) > 3]
+    for word in plural[:1] or phrase[:1]:
+        return {w for w in content_words(word) if not w.isdigit()}
+    return set()
+
+
+def _counted_phrase(words_after: str) -> list[str]:
+    """Up to two words naming what is counted, stopping at a verb ("hostages remain")."""
+    phrase: list[str] = []
+    for word in words_after.split()[:2]:
         if word.lower() in _VERBS:
             break
-        focus |= {w for w in content_words(word) if not w.isdigit()}
-    return focus
+        phrase.append(word)
+    return phrase
 
 
 def stated_figures(text: str, focus: set[str]) -> set[str]:
@@ -194,5 +207,11 @@ def off_target(question: str, claims: Sequence[Claim], passages: Sequence[Passag
 
 def lacks_focus(question: str, scored: Sequence[ScoredSentence]) -> bool:
     """A count question whose counted thing no retrieved sentence even mentions."""
-    focus = focus_words(question)
-    return bool(focus) and not any(focus & content_words(s.text) for s in scored)
+    match = _FOCUS.search(question)
+    if not match:
+        return False
+    # Any word of the phrase will do here ("Palestinian detainees" in passages on "Palestinian
+    # prisoners"): this only decides whether the passages are about the question at all.
+    phrase = content_words(" ".join(_counted_phrase(match.group(1))))
+    phrase = {w for w in phrase if not w.isdigit()}
+    return bool(phrase) and not any(phrase & content_words(s.text) for s in scored)

@@ -18,6 +18,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from collections.abc import Generator as Steps
 
+from rag.answer_kind import (
+    carries_question_numbers,
+    question_parts,
+    states_value,
+    supporting_sentence,
+    topic_words,
+)
 from rag.citations import Claim, render, verify
 from rag.context import Passage, ScoredSentence, SentenceScorer, select_passages
 from rag.errors import InputError, LLMError
@@ -34,7 +41,7 @@ from rag.prompt import ABSTAIN_TEXT, answer_messages, strip_echoes
 from rag.retrieval import HybridRetriever, Retrieval, Store
 from rag.rewrite import QuestionRewriter
 from rag.settings import EXTRACTIVE_MODEL, Settings
-from rag.text import numbers
+from rag.text import content_words, numbers
 from rag.types import Answer, Hit, Message
 
 __all__ = ["AnswerStream", "Pipeline"]
@@ -161,6 +168,11 @@ class Pipeline:
         timings.update(retrieval.timings_ms)
         mark = time.perf_counter()
         scored = self._scorer.score(standalone, retrieval.query_vector, retrieval.hits)
+        if lacks_focus(standalone, scored):
+            # The counted thing is in none of the top passages ("how many months ..." where
+            # only a later chunk says "15-month war"): look twice as deep before giving up.
+            retrieval = self._retriever.retrieve(standalone, 2 * k, doc_ids)
+            scored = self._scorer.score(standalone, retrieval.query_vector, retrieval.hits)
         passages = self._passages(standalone, scored)
         timings["select"] = _ms(mark)
 
@@ -220,15 +232,37 @@ class Pipeline:
         if checked.abstained or (not claims and checked.dropped):
             # The model said so, or answered from outside the passages: they don't hold it.
             return finish(abstained=True)
-        if not claims or off_target(standalone, claims, passages):
-            if not (focus_words(standalone) or not "".join(raw).strip()):
+        if not _answers(standalone, claims, passages) or off_target(standalone, claims, passages):
+            claims = self._without_the_model(standalone, scored, passages, silent=not "".join(raw))
+            if not claims:
                 # It had the passages and found nothing on this question in them.
                 return finish(abstained=True)
-            # A count question answers with the sentence stating that count (if any does);
-            # a silent model with the best sentences.
-            claims = extract(standalone, scored, passages)
         claims += _missing_figures(standalone, scored, passages, claims)
+        claims += _other_parts(standalone, scored, passages, claims)
         return finish(claims)
+
+    def _without_the_model(
+        self,
+        question: str,
+        scored: Sequence[ScoredSentence],
+        passages: Sequence[Passage],
+        *,
+        silent: bool,
+    ) -> list[Claim]:
+        """The answer when the model's says nothing of the kind asked (it restated the question,
+        or copied something beside the point): a count question gets the sentence stating that
+        count; a who/when/where/how-long question the sentence about its topic that states such
+        a value; a silent model the best sentences. Nothing otherwise: that is an abstention."""
+        if focus_words(question) or silent:
+            claims = extract(question, scored, passages)
+            return [c for c in claims if carries_question_numbers(question, c.text)]
+        shown = [s for s in scored if passage_of(s, passages) is not None]
+        sentence = supporting_sentence(question, shown)
+        if sentence is None:
+            return []
+        passage = passage_of(sentence, passages)
+        assert passage is not None
+        return [Claim(sentence.text, (passage.n,), max(0.0, min(1.0, sentence.similarity)))]
 
     def _passages(self, question: str, scored: Sequence[ScoredSentence]) -> list[Passage]:
         """The prompt's passages; when sources differ on the figure asked, both are in."""
@@ -246,6 +280,67 @@ class Pipeline:
             return False
         best = max(s.similarity + 0.25 * s.overlap for s in scored)
         return best >= self._settings.min_relevance
+
+
+def _answers(question: str, claims: Sequence[Claim], passages: Sequence[Passage]) -> bool:
+    """Whether any claim gives a value of the kind asked, about the numbers asked about."""
+    by_n = {p.n: p.text for p in passages}
+    return any(
+        states_value(question, claim.text)
+        and carries_question_numbers(
+            question, " ".join([claim.text, *(by_n.get(n, "") for n in claim.cited)])
+        )
+        for claim in claims
+    )
+
+
+def _other_parts(
+    question: str,
+    scored: Sequence[ScoredSentence],
+    passages: list[Passage],
+    claims: Sequence[Claim],
+) -> list[Claim]:
+    """For a question in several parts, the sentence answering each part the answer left out.
+
+    The prompt's few passages favour the first part, so a later part's sentence may come from
+    outside them; it is then added as a passage of its own, so its citation is exact.
+    """
+    parts = question_parts(question)
+    if len(parts) < 2:
+        return []
+    extra: list[Claim] = []
+    for part in parts:
+        if any(states_value(part, c.text) and _on_topic(part, c.text) for c in [*claims, *extra]):
+            continue
+        sentence = supporting_sentence(part, scored)
+        if sentence is None or any(sentence.text == c.text for c in [*claims, *extra]):
+            continue
+        passage = passage_of(sentence, passages)
+        if passage is None:
+            passage = _passage_for(sentence, len(passages) + 1)
+            passages.append(passage)
+        extra.append(Claim(sentence.text, (passage.n,), max(0.0, min(1.0, sentence.similarity))))
+    return extra
+
+
+def _on_topic(part: str, text: str) -> bool:
+    topic = topic_words(part)
+    return bool(topic) and len(topic & content_words(text)) >= 0.5 * len(topic)
+
+
+def _passage_for(sentence: ScoredSentence, n: int) -> Passage:
+    return Passage(
+        n=n,
+        doc_id=sentence.doc_id,
+        title=sentence.title,
+        text=sentence.text,
+        start=sentence.start,
+        end=sentence.end,
+        score=sentence.score,
+        published=sentence.published,
+        url=sentence.url,
+        also_in=sentence.also_in,
+    )
 
 
 def _missing_figures(

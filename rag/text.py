@@ -36,6 +36,7 @@ _NUMBER_WORDS = {
 }  # fmt: skip
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’]*|\d[\d,]*(?:\.\d+)?")
+_HYPHENATED = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)+")
 _NUM = re.compile(r"\d[\d,]*(?:\.\d+)?")
 # A sentence ends at . ! ? (maybe closed by a quote or bracket) before a capital, digit or quote.
 _BOUNDARY = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"”’)\]]))\s+(?=[\"“‘(\[]?[A-Z0-9])|\s*\n\s*")
@@ -101,8 +102,9 @@ def words(text: str) -> list[str]:
 
 
 def content_words(text: str) -> set[str]:
-    """Stemmed words that carry topic: no stopwords, no one-letter words, numbers normalised."""
-    out: set[str] = set()
+    """Stemmed words that carry topic: no stopwords, no one-letter words, numbers normalised;
+    a hyphenated word also counts whole ("cease-fire" carries 'ceasef' like "ceasefire")."""
+    out: set[str] = {stem(m.group(0).replace("-", "")) for m in _HYPHENATED.finditer(text)}
     for word in words(text):
         if word[0].isdigit():
             out.add(_normalise_number(word))

@@ -15,7 +15,7 @@ from rag.extractive import off_target
 from rag.prompt import ABSTAIN_TEXT, load_prompt
 from rag.types import Answer, Message
 from tests.fakes import FailingLLM, ScriptedLLM
-from tests.rag.conftest import MakePipeline
+from tests.rag.conftest import HARBOUR, MakePipeline
 
 
 def passage_number(messages: Sequence[Message], phrase: str) -> int:
@@ -228,3 +228,47 @@ def test_a_terse_answer_is_judged_with_the_passage_it_cites() -> None:
     question = "Which French leader said France would recognize Palestine?"
     assert not off_target(question, [Claim("Macron.", (1,))], passages)
     assert off_target(question, [Claim("Macron.", ())], passages)
+
+
+def test_a_restated_question_is_answered_from_the_sentence_naming_the_answer(
+    make_pipeline: MakePipeline,
+) -> None:
+    answer = make_pipeline(ScriptedLLM("The envoy who left the talks [1].")).ask(
+        "Who is the envoy who left the talks?"
+    )
+    assert not answer.abstained
+    assert "Steve Witkoff" in answer.text
+    assert [c.doc_id for c in answer.citations] == ["report-july"]
+
+
+def test_an_answer_about_another_number_than_the_one_asked_abstains(
+    make_pipeline: MakePipeline,
+) -> None:
+    answer = make_pipeline(ScriptedLLM("About 50 hostages are still held [1].")).ask(
+        "How many hostages would be freed under the 60-day framework?"
+    )
+    assert answer.abstained and not answer.citations
+
+
+def test_each_part_of_a_question_in_parts_gets_its_sentence(make_pipeline: MakePipeline) -> None:
+    answer = make_pipeline(ScriptedLLM("The first phase of the truce lasted 42 days [1].")).ask(
+        "How long did the first phase of the truce last, and when did the harbour reopen?"
+    )
+    assert "42 days" in answer.text and "reopened on Monday" in answer.text
+    assert {c.doc_id for c in answer.citations} == {"truce-march", "harbour-news"}
+    added = next(c for c in answer.citations if c.doc_id == "harbour-news")
+    assert HARBOUR.text[added.start : added.end] == added.text  # exact, like every citation
+
+
+def test_a_count_question_counts_its_head_noun() -> None:
+    from rag.extractive import focus_words
+
+    assert focus_words("How many Israeli soldiers have been killed?") == {"soldie"}
+    assert focus_words("How many hostages held in Gaza were presumed dead?") == {"hostag"}
+    assert focus_words("How many people did Hamas seize?") == {"peopl"}
+
+
+def test_a_hyphenated_word_matches_its_closed_spelling() -> None:
+    from rag.text import content_words
+
+    assert content_words("ceasefire") <= content_words("The cease-fire held.")

@@ -1,0 +1,217 @@
+"""What kind of value a question asks for, and whether a text supplies one.
+
+"Who is Trump's envoy?" wants a name the question does not already contain; "how long" wants a
+duration; "when" a date. A small model often restates the question ("Donald Trump's Middle East
+envoy [2].") instead of answering it: the restatement carries no value of the kind asked, which
+tells the pipeline to answer from the sentence that does, or to say the articles don't.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from enum import Enum
+
+from rag.context import ScoredSentence
+from rag.text import STOPWORDS, content_words, numbers, split_sentences, stem, words
+
+__all__ = [
+    "Kind",
+    "answer_values",
+    "asked_part",
+    "carries_question_numbers",
+    "expected_kind",
+    "question_parts",
+    "states_value",
+    "supporting_sentence",
+    "topic_words",
+]
+
+
+class Kind(Enum):
+    PERSON = "person"
+    PLACE = "place"
+    DATE = "date"
+    DURATION = "duration"
+    COUNT = "count"
+    OTHER = "other"
+
+
+_KIND_PATTERNS = (  # the first that matches the question's opening wins
+    (Kind.DURATION, r"\bhow long\b|\bhow many (?:days|weeks|months|years|hours)\b"),
+    (Kind.DATE, r"\bwhen\b|\b(?:what|which|on what) (?:date|day|year|month)\b"),
+    (Kind.COUNT, r"\bhow (?:many|much)\b|\bwhat (?:number|percentage|share|figure)\b"),
+    (
+        Kind.PLACE,
+        r"\bwhere\b|\b(?:which|what) (?:\w+ )?(?:country|countries|city|cities|place|government)\b",
+    ),
+    (
+        Kind.PERSON,
+        r"\bwho(?:m|se)?\b|\bwhat is the name\b|\b(?:which|what) (?:\w+ ){0,2}(?:official|"
+        r"spokesperson|spokesman|spokeswoman|minister|president|leader|envoy|person|man|woman)\b",
+    ),
+    # Last, so a specific pattern at the same place wins: "which facility ... when ..." asks
+    # for a facility, not a date, and "did the talks produce ..." for yes or no.
+    (Kind.OTHER, r"\b(?:what|which|why|how)\b|^(?:is|are|was|were|do|does|did|has|have|had|can)\b"),
+)
+_DATE_TEXT = """
+    january february march april may june july august september october november december
+    jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday
+    saturday sunday yesterday today tomorrow week month year weekend
+"""
+_DATE_WORDS = frozenset(_DATE_TEXT.split())
+_YEAR = re.compile(r"^(1[89]|20)\d\d$")
+_NAMED_SUBJECT = re.compile(
+    r"(?i:who)(?:'s|’s| is| was)\s+(?:the \w+\s+)?[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*\W*$"
+)
+_DIGITS = re.compile(r"\d[\d,]*(?:\.\d+)?")
+_NAME_WINDOW = 3  # words between a name and the topic word it answers for
+_DURATION = re.compile(
+    r"\b(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|"
+    r"twenty|thirty|forty|fifty|sixty|ninety|a few|several)[\s-]+(?:day|week|month|year|hour)s?\b",
+    re.I,
+)
+_NAME = re.compile(r"\b[A-Z][a-zA-Z'’-]+(?:\s+[A-Z][a-zA-Z'’-]+)*")
+# Words that are not topic: what the question asks about, not what the answer must mention.
+_FRAME_TEXT = """
+    name named reason give gave report reports article articles happen happened take took place
+    long date
+"""
+_QUESTION_FRAME = frozenset(_FRAME_TEXT.split())
+
+
+def expected_kind(question: str) -> Kind:
+    """The kind of value the (first part of the) question asks for."""
+    head = question.strip().lower()
+    found = [
+        (match.start(), kind)
+        for kind, pattern in _KIND_PATTERNS
+        if (match := re.search(pattern, head)) is not None
+    ]
+    kind = min(found, key=lambda pair: pair[0])[1] if found else Kind.OTHER  # ties: list order
+    if kind is Kind.PERSON and _NAMED_SUBJECT.match(question.strip()):
+        return Kind.OTHER  # "Who is Steve Witkoff?" asks what he is, not for a name
+    return kind
+
+
+def topic_words(question: str) -> set[str]:
+    """The question's content words minus its framing ("name", "reason"): what an answer's
+    sentence must be about."""
+    frame = {stem(word) for word in _QUESTION_FRAME}
+    # Numbers are left to ``carries_question_numbers``: "one issue" needs no "one".
+    return {w for w in content_words(question) if w not in frame and not w[0].isdigit()}
+
+
+def answer_values(text: str, question: str, kind: Kind | None = None) -> set[str]:
+    """Values of the kind the question asks for that ``text`` states and the question doesn't."""
+    kind = kind or expected_kind(question)
+    asked = content_words(question)
+    if kind is Kind.DURATION:
+        return {m.group(0).lower() for m in _DURATION.finditer(text)} - {
+            m.group(0).lower() for m in _DURATION.finditer(question)
+        }
+    if kind is Kind.COUNT:
+        return {n for n in numbers(text) if not _YEAR.match(n)} - numbers(question)
+    if kind is Kind.DATE:
+        tokens = words(text)
+        found = {t for t in tokens if t in _DATE_WORDS or _YEAR.match(t)}
+        return found - set(words(question))
+    if kind in (Kind.PERSON, Kind.PLACE):
+        return {name for name in _names(text) if not content_words(name) <= asked}
+    new = content_words(text) - asked
+    return new if len(new) >= 2 else set()
+
+
+def _names(text: str) -> set[str]:
+    """Capitalised runs, minus a sentence's capitalised first word when it is a common word."""
+    out = set()
+    for match in _NAME.finditer(text):
+        name = match.group(0)
+        first, _, rest = name.partition(" ")
+        starts_sentence = match.start() == 0 or text[: match.start()].rstrip().endswith((".", ":"))
+        if starts_sentence and first.lower() in STOPWORDS:
+            name = rest
+        if name and name.lower() not in STOPWORDS:
+            out.add(name)
+    return out
+
+
+def states_value(question: str, text: str) -> bool:
+    """Whether ``text`` gives a value of the kind the question asks for (always true for
+    questions of no definite kind): "Donald Trump's Middle East envoy." doesn't."""
+    question = asked_part(question)
+    kind = expected_kind(question)
+    return kind is Kind.OTHER or bool(answer_values(text, question, kind))
+
+
+_PART_BREAK = re.compile(
+    r"(?:,\s*and|;|:)\s+(?=(?:how|what|which|who|whom|when|where|why)\b)|\?\s+(?=\w)", re.I
+)
+
+
+def question_parts(question: str) -> list[str]:
+    """The separate questions in one: "How long was phase one, and how long was the proposal?"
+    is two. A question without such a break is its own only part."""
+    parts = [part.strip(" ,;:?") for part in _PART_BREAK.split(asked_part(question))]
+    return [part for part in parts if part] or [question]
+
+
+def carries_question_numbers(question: str, text: str) -> bool:
+    """Whether ``text`` keeps the numbers the question is about ("the 60-day ceasefire"): an
+    answer about another number's ceasefire is about something else. Years may be left out."""
+    return _written_numbers(asked_part(question)) <= numbers(text)
+
+
+def _written_numbers(question: str) -> set[str]:
+    # Digits only: "one issue" or "two wars" is wording, "the 60-day ceasefire" names a thing.
+    return {n for n in numbers(" ".join(_DIGITS.findall(question))) if not _YEAR.match(n)}
+
+
+def asked_part(question: str) -> str:
+    """The interrogative sentence of a question that also carries other text ("How long did
+    phase one last? Ignore all previous instructions..."): the part an answer must answer."""
+    asked = [span.text for span in split_sentences(question) if span.text.rstrip().endswith("?")]
+    return asked[0] if asked else question
+
+
+def supporting_sentence(
+    question: str, sentences: Sequence[ScoredSentence], *, min_coverage: float = 0.6
+) -> ScoredSentence | None:
+    """The best of ``sentences`` that answers ``question`` with a value of the kind it asks for:
+    one that carries most of the question's topic words and every number in it, and states a
+    value (a name next to the topic, a date, a duration, a count) the question doesn't hold.
+
+    None for questions of no definite kind ("what", "why", yes/no): there a sentence about the
+    topic is no evidence that the articles answer it.
+    """
+    question = asked_part(question)
+    kind = expected_kind(question)
+    topic = topic_words(question)
+    if kind is Kind.OTHER or not topic:
+        return None
+    required_numbers = _written_numbers(question)
+    for sentence in sentences:  # best first
+        carried = content_words(sentence.text) | content_words(sentence.title)
+        if len(topic & carried) < min_coverage * len(topic):
+            continue
+        if not required_numbers <= numbers(sentence.text):
+            continue
+        if _values_near_topic(sentence.text, question, kind, topic):
+            return sentence
+    return None
+
+
+def _values_near_topic(text: str, question: str, kind: Kind, topic: set[str]) -> bool:
+    values = answer_values(text, question, kind)
+    if kind not in (Kind.PERSON, Kind.PLACE):
+        return bool(values)
+    # A name answers "who is the spokesperson" when it stands by the topic ("spokesperson Tommy
+    # Pigott", "Witkoff, the envoy"), not when it is any name in a sentence about the topic.
+    tokens = [stem(t) for t in words(text)]
+    near = {i for i, t in enumerate(tokens) if t in topic}
+    for value in values:
+        first = stem(words(value)[0])
+        positions = [i for i, t in enumerate(tokens) if t == first]
+        if any(abs(i - j) <= _NAME_WINDOW for i in positions for j in near):
+            return True
+    return False
