@@ -75,7 +75,7 @@ _NAME = re.compile(r"\b[A-Z][a-zA-Z'’-]+(?:\s+[A-Z][a-zA-Z'’-]+)*")
 # Words that are not topic: what the question asks about, not what the answer must mention.
 _FRAME_TEXT = """
     name named reason give gave report reports article articles happen happened take took place
-    long date
+    long date country countries city cities
 """
 _QUESTION_FRAME = frozenset(_FRAME_TEXT.split())
 

@@ -41,7 +41,7 @@ from rag.prompt import ABSTAIN_TEXT, answer_messages, strip_echoes
 from rag.retrieval import HybridRetriever, Retrieval, Store
 from rag.rewrite import QuestionRewriter
 from rag.settings import EXTRACTIVE_MODEL, Settings
-from rag.text import content_words, numbers
+from rag.text import content_words, numbers, words
 from rag.types import Answer, Hit, Message
 
 __all__ = ["AnswerStream", "Pipeline"]
@@ -229,9 +229,10 @@ class Pipeline:
         checked = verify(strip_echoes("".join(raw), passages), passages, standalone)
         timings["verify"] = _ms(mark)
         claims = list(checked.claims)
-        if checked.abstained or (not claims and checked.dropped):
-            # The model said so, or answered from outside the passages: they don't hold it.
-            return finish(abstained=True)
+        if checked.abstained:
+            return finish(abstained=True)  # the model said the passages don't hold it
+        # Nothing it said is in the passages (a restatement the checks drop, or an answer from
+        # elsewhere), or nothing it said answers the question: the passages decide.
         if not _answers(standalone, claims, passages) or off_target(standalone, claims, passages):
             claims = self._without_the_model(standalone, scored, passages, silent=not "".join(raw))
             if not claims:
@@ -285,13 +286,22 @@ class Pipeline:
 def _answers(question: str, claims: Sequence[Claim], passages: Sequence[Passage]) -> bool:
     """Whether any claim gives a value of the kind asked, about the numbers asked about."""
     by_n = {p.n: p.text for p in passages}
+    titles = [" ".join(words(p.title)) for p in passages]
     return any(
         states_value(question, claim.text)
+        and not _echoes_a_title(claim.text, titles)
         and carries_question_numbers(
             question, " ".join([claim.text, *(by_n.get(n, "") for n in claim.cited)])
         )
         for claim in claims
     )
+
+
+def _echoes_a_title(text: str, titles: Sequence[str]) -> bool:
+    # A small model sometimes copies a passage's headline label ("Israel-Hamas Ceasefire Talks
+    # Stalled as Trump") instead of answering; a headline is not an answer.
+    said = " ".join(words(text))
+    return bool(said) and any(said in title for title in titles)
 
 
 def _other_parts(

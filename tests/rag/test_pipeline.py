@@ -272,3 +272,10 @@ def test_a_hyphenated_word_matches_its_closed_spelling() -> None:
     from rag.text import content_words
 
     assert content_words("ceasefire") <= content_words("The cease-fire held.")
+
+
+def test_a_copied_headline_is_not_an_answer(make_pipeline: MakePipeline) -> None:
+    answer = make_pipeline(ScriptedLLM("Truce holds as talks stall [1].")).ask(
+        "Where did the mediators meet the negotiators?"
+    )
+    assert "Doha" in answer.text and "Truce holds" not in answer.text
