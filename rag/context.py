@@ -18,7 +18,14 @@ from index.embedder import Embedder
 from rag.text import content_words, numbers, split_sentences
 from rag.types import Hit
 
-__all__ = ["Passage", "ScoredSentence", "SentenceScorer", "asks_for_number", "select_passages"]
+__all__ = [
+    "Passage",
+    "ScoredSentence",
+    "SentenceScorer",
+    "asks_for_number",
+    "passage_from",
+    "select_passages",
+]
 
 _NUMERIC_QUESTION = re.compile(
     r"\b(how (many|much|long|old|far|big|large)|number of|what (percentage|share|figure|date|year)"
@@ -202,24 +209,24 @@ def _join_adjacent(chosen: Sequence[ScoredSentence], text_of: TextOf | None) -> 
                 break
         else:
             runs.append([sentence])
-    passages: list[Passage] = []
-    for n, run in enumerate(runs, start=1):
-        first, last = run[0], run[-1]
-        text = text_of(first.doc_id, first.start, last.end) if text_of and len(run) > 1 else None
-        if text is None:
-            text = " ".join(s.text for s in run) if len(run) > 1 else first.text
-        passages.append(
-            Passage(
-                n=n,
-                doc_id=first.doc_id,
-                title=first.title,
-                text=text,
-                start=first.start,
-                end=last.end,
-                score=max(s.score for s in run),
-                published=first.published,
-                url=first.url,
-                also_in=tuple(dict.fromkeys(d for s in run for d in s.also_in)),
-            )
-        )
-    return passages
+    return [passage_from(n, run, text_of) for n, run in enumerate(runs, start=1)]
+
+
+def passage_from(n: int, run: Sequence[ScoredSentence], text_of: TextOf | None = None) -> Passage:
+    """Passage ``n`` made of ``run``, neighbouring sentences of one document in order."""
+    first, last = run[0], run[-1]
+    text = text_of(first.doc_id, first.start, last.end) if text_of and len(run) > 1 else None
+    if text is None:
+        text = " ".join(s.text for s in run) if len(run) > 1 else first.text
+    return Passage(
+        n=n,
+        doc_id=first.doc_id,
+        title=first.title,
+        text=text,
+        start=first.start,
+        end=last.end,
+        score=max(s.score for s in run),
+        published=first.published,
+        url=first.url,
+        also_in=tuple(dict.fromkeys(d for s in run for d in s.also_in)),
+    )

@@ -26,7 +26,7 @@ from rag.answer_kind import (
     topic_words,
 )
 from rag.citations import Claim, render, verify
-from rag.context import Passage, ScoredSentence, SentenceScorer, select_passages
+from rag.context import Passage, ScoredSentence, SentenceScorer, passage_from, select_passages
 from rag.errors import InputError, LLMError
 from rag.extractive import (
     conflicting_sentences,
@@ -327,7 +327,7 @@ def _other_parts(
             continue
         passage = passage_of(sentence, passages)
         if passage is None:
-            passage = _passage_for(sentence, len(passages) + 1)
+            passage = passage_from(len(passages) + 1, [sentence])
             passages.append(passage)
         extra.append(Claim(sentence.text, (passage.n,), max(0.0, min(1.0, sentence.similarity))))
     return extra
@@ -336,21 +336,6 @@ def _other_parts(
 def _on_topic(part: str, text: str) -> bool:
     topic = topic_words(part)
     return bool(topic) and len(topic & content_words(text)) >= 0.5 * len(topic)
-
-
-def _passage_for(sentence: ScoredSentence, n: int) -> Passage:
-    return Passage(
-        n=n,
-        doc_id=sentence.doc_id,
-        title=sentence.title,
-        text=sentence.text,
-        start=sentence.start,
-        end=sentence.end,
-        score=sentence.score,
-        published=sentence.published,
-        url=sentence.url,
-        also_in=sentence.also_in,
-    )
 
 
 def _missing_figures(
