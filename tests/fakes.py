@@ -184,9 +184,21 @@ _PASSAGE_LINE = re.compile(r"^\[(\d+)\] \([^)]*\) (.+)$", re.M)
 
 
 def cite_first_passage(messages: Sequence[Message]) -> str:
-    """A fake model that answers with the first sentence of passage [1], cited."""
-    match = _PASSAGE_LINE.search(messages[-1].content)
-    if match is None:
+    """A fake model that answers with the passage sentence sharing most words with the question
+    (the first on a tie), cited: a diligent extractive reader."""
+    prompt = messages[-1].content
+    question = re.search(r"<question>(.*?)</question>", prompt, re.S)
+    asked = _long_words(question.group(1)) if question else set()
+    best: tuple[int, str, str] | None = None
+    for match in _PASSAGE_LINE.finditer(prompt):
+        for sentence in re.split(r"(?<=[.!?])\s", match.group(2)):
+            shared = len(asked & _long_words(sentence))
+            if best is None or shared > best[0]:
+                best = (shared, sentence, match.group(1))
+    if best is None:
         return "The articles don't say."
-    sentence = re.split(r"(?<=[.!?])\s", match.group(2), maxsplit=1)[0]
-    return f"{sentence} [{match.group(1)}]"
+    return f"{best[1]} [{best[2]}]"
+
+
+def _long_words(text: str) -> set[str]:
+    return {word for word in re.findall(r"\w+", text.lower()) if len(word) > 3}
