@@ -20,6 +20,7 @@ __all__ = [
     "answer_values",
     "asked_part",
     "carries_question_numbers",
+    "durations",
     "expected_kind",
     "question_parts",
     "states_value",
@@ -67,10 +68,11 @@ _NAMED_SUBJECT = re.compile(
 _DIGITS = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _NAME_WINDOW = 3  # words between a name and the topic word it answers for
 _DURATION = re.compile(
-    r"\b(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|"
-    r"twenty|thirty|forty|fifty|sixty|ninety|a few|several)[\s-]+(?:day|week|month|year|hour)s?\b",
+    r"\b(\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|"
+    r"twenty|thirty|forty|fifty|sixty|ninety|a few|several)[\s-]+(day|week|month|year|hour)s?\b",
     re.I,
 )
+_DAYS_PER_UNIT = {"hour": 1 / 24, "day": 1, "week": 7, "month": 30, "year": 365}
 _NAME = re.compile(r"\b[A-Z][a-zA-Z'’-]+(?:\s+[A-Z][a-zA-Z'’-]+)*")
 # Words that are not topic: what the question asks about, not what the answer must mention.
 _FRAME_TEXT = """
@@ -120,6 +122,16 @@ def answer_values(text: str, question: str, kind: Kind | None = None) -> set[str
         return {name for name in _names(text) if not content_words(name) <= asked}
     new = content_words(text) - asked
     return new if len(new) >= 2 else set()
+
+
+def durations(text: str) -> set[str]:
+    """The durations a text states, in days, so "six-week" and "42 days" are one figure."""
+    found = set()
+    for match in _DURATION.finditer(text):
+        for number in numbers(match.group(1)):
+            days = float(number) * _DAYS_PER_UNIT[match.group(2).lower()]
+            found.add(f"{days:g}d")
+    return found
 
 
 def _names(text: str) -> set[str]:

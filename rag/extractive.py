@@ -7,8 +7,9 @@ model's answer when the passages disagree on the number the question asks for.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from rag.answer_kind import Kind, asked_part, durations, expected_kind, topic_words
 from rag.citations import Claim
 from rag.context import Passage, ScoredSentence
 from rag.text import STOPWORDS, content_words, numbers, stem, words
@@ -141,20 +142,21 @@ def stated_figures(text: str, focus: set[str]) -> set[str]:
 def conflicting_sentences(
     question: str, scored: Sequence[ScoredSentence], *, margin: float = 0.3
 ) -> list[ScoredSentence]:
-    """Sources that disagree on the count the question asks for, best source first.
+    """Sources that disagree on the count (or duration) the question asks for, best first.
 
     Each document's best sentence stating a count of the thing asked is its answer; when two
     documents' answers give different figures (and neither states the other's), both are
     returned. A document whose answer matches the question far worse than the best is ignored.
     """
-    focus = focus_words(question)
-    if not focus:
+    figures_of = _figures_asked(question)
+    if figures_of is None:
         return []
+    focus = focus_words(question)
     per_doc: dict[str, tuple[ScoredSentence, set[str]]] = {}
     for sentence in scored:  # best first, so the first per document is its best
         if sentence.doc_id in per_doc:
             continue
-        figures = stated_figures(sentence.text, focus)
+        figures = figures_of(sentence.text)
         if figures:
             per_doc[sentence.doc_id] = (sentence, figures)
     answers = list(per_doc.values())
@@ -163,7 +165,7 @@ def conflicting_sentences(
     top = answers[0][0].similarity
     chosen = [answers[0][0]]
     covered = set(answers[0][1])
-    predicate = _predicate(question, focus)
+    predicate = _predicate(question, focus) if focus else set()
     for sentence, figures in answers[1:]:
         if sentence.similarity < top - margin or figures & covered:
             continue
@@ -174,6 +176,25 @@ def conflicting_sentences(
         if len(chosen) == 3:
             break
     return chosen if len(chosen) > 1 else []
+
+
+def _figures_asked(question: str) -> Callable[[str], set[str]] | None:
+    """How to read the figure a question asks for out of a sentence: the count of its head noun
+    ("how many hostages"), or a duration, in days, of its topic ("how long is the ceasefire")."""
+    focus = focus_words(question)
+    if focus:
+        return lambda text: stated_figures(text, focus)
+    asked = asked_part(question)
+    if expected_kind(asked) is not Kind.DURATION:
+        return None
+    topic = topic_words(asked)
+
+    def durations_of_topic(text: str) -> set[str]:
+        if not topic or len(topic & content_words(text)) < 0.5 * len(topic):
+            return set()
+        return durations(text)
+
+    return durations_of_topic
 
 
 def _predicate(text: str, focus: set[str]) -> set[str]:

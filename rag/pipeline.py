@@ -19,7 +19,10 @@ from collections.abc import Callable, Iterator, Sequence
 from collections.abc import Generator as Steps
 
 from rag.answer_kind import (
+    Kind,
+    asked_part,
     carries_question_numbers,
+    expected_kind,
     question_parts,
     states_value,
     supporting_sentence,
@@ -199,7 +202,12 @@ class Pipeline:
             return finish(abstained=True)
 
         if self._generator is None:
-            answer = finish(extract(standalone, scored, passages))
+            # A who/when/where/how-long question is answered by a sentence stating such a value
+            # or not at all; any other question by the best sentences.
+            untyped = expected_kind(asked_part(standalone)) is Kind.OTHER
+            claims = self._without_the_model(standalone, scored, passages, best_if_none=untyped)
+            claims += _other_parts(standalone, scored, passages, claims)
+            answer = finish(claims)
             yield answer.text
             return answer
 
@@ -234,7 +242,8 @@ class Pipeline:
         # Nothing it said is in the passages (a restatement the checks drop, or an answer from
         # elsewhere), or nothing it said answers the question: the passages decide.
         if not _answers(standalone, claims, passages) or off_target(standalone, claims, passages):
-            claims = self._without_the_model(standalone, scored, passages, silent=not "".join(raw))
+            silent = not "".join(raw)
+            claims = self._without_the_model(standalone, scored, passages, best_if_none=silent)
             if not claims:
                 # It had the passages and found nothing on this question in them.
                 return finish(abstained=True)
@@ -248,22 +257,23 @@ class Pipeline:
         scored: Sequence[ScoredSentence],
         passages: Sequence[Passage],
         *,
-        silent: bool,
+        best_if_none: bool,
     ) -> list[Claim]:
-        """The answer when the model's says nothing of the kind asked (it restated the question,
-        or copied something beside the point): a count question gets the sentence stating that
-        count; a who/when/where/how-long question the sentence about its topic that states such
-        a value; a silent model the best sentences. Nothing otherwise: that is an abstention."""
-        if focus_words(question) or silent:
+        """The answer from the passages alone, for extractive mode and when the model says
+        nothing of the kind asked (it restated the question, or copied something beside the
+        point): a count question gets the sentence stating that count; a who/when/where/how-long
+        question the sentence about its topic that states such a value; failing that, the best
+        sentences when ``best_if_none``, else nothing (an abstention)."""
+        if focus_words(question):
             claims = extract(question, scored, passages)
             return [c for c in claims if carries_question_numbers(question, c.text)]
         shown = [s for s in scored if passage_of(s, passages) is not None]
         sentence = supporting_sentence(question, shown)
-        if sentence is None:
-            return []
-        passage = passage_of(sentence, passages)
-        assert passage is not None
-        return [Claim(sentence.text, (passage.n,), max(0.0, min(1.0, sentence.similarity)))]
+        if sentence is not None:
+            passage = passage_of(sentence, passages)
+            assert passage is not None
+            return [Claim(sentence.text, (passage.n,), max(0.0, min(1.0, sentence.similarity)))]
+        return extract(question, scored, passages) if best_if_none else []
 
     def _passages(self, question: str, scored: Sequence[ScoredSentence]) -> list[Passage]:
         """The prompt's passages; when sources differ on the figure asked, both are in."""

@@ -185,7 +185,9 @@ def test_a_slow_llm_gets_the_extractive_fallback_within_the_deadline(
 
     with TestClient(make_app(ScriptedLLM(slow), request_timeout_s=0.6)) as client:
         started = time.monotonic()
-        response = client.post("/v1/ask", json={"question": "How long did phase one last?"})
+        # An open question: the fallback answers it with the best sentences (a "how long" one
+        # needs a sentence stating a duration, which the stand-in embedder may not rank high).
+        response = client.post("/v1/ask", json={"question": "What happened in phase one?"})
         took = time.monotonic() - started
 
     assert response.status_code == 200

@@ -279,3 +279,12 @@ def test_a_copied_headline_is_not_an_answer(make_pipeline: MakePipeline) -> None
         "Where did the mediators meet the negotiators?"
     )
     assert "Doha" in answer.text and "Truce holds" not in answer.text
+
+
+def test_extractive_mode_answers_a_who_question_with_a_name_or_not_at_all(
+    make_pipeline: MakePipeline,
+) -> None:
+    named = make_pipeline(None).ask("Who is the envoy who left the talks?")
+    assert "Steve Witkoff" in named.text and not named.abstained
+    unknown = make_pipeline(None).ask("Who paid for the negotiators' hotel in Doha?")
+    assert unknown.abstained and not unknown.citations
