@@ -15,6 +15,7 @@ from rag.context import Passage, ScoredSentence
 from rag.text import STOPWORDS, content_words, numbers, stem, words
 
 __all__ = [
+    "claim_of",
     "conflicting_sentences",
     "extract",
     "focus_words",
@@ -81,10 +82,11 @@ def extract(
     for sentence in conflicting_sentences(question, scored):
         if passage_of(sentence, passages) and sentence not in chosen:
             chosen.append(sentence)
-    return [_claim(s, passages) for s in chosen]
+    return [claim_of(s, passages) for s in chosen]
 
 
-def _claim(sentence: ScoredSentence, passages: Sequence[Passage]) -> Claim:
+def claim_of(sentence: ScoredSentence, passages: Sequence[Passage]) -> Claim:
+    """The sentence as a claim citing the passage that holds it."""
     passage = passage_of(sentence, passages)
     cited = (passage.n,) if passage else ()
     return Claim(sentence.text, cited, max(0.0, min(1.0, sentence.similarity)))

@@ -32,6 +32,7 @@ from rag.citations import Claim, render, verify
 from rag.context import Passage, ScoredSentence, SentenceScorer, passage_from, select_passages
 from rag.errors import InputError, LLMError
 from rag.extractive import (
+    claim_of,
     conflicting_sentences,
     extract,
     focus_words,
@@ -242,7 +243,7 @@ class Pipeline:
         # Nothing it said is in the passages (a restatement the checks drop, or an answer from
         # elsewhere), or nothing it said answers the question: the passages decide.
         if not _answers(standalone, claims, passages) or off_target(standalone, claims, passages):
-            silent = not "".join(raw)
+            silent = not "".join(raw).strip()
             claims = self._without_the_model(standalone, scored, passages, best_if_none=silent)
             if not claims:
                 # It had the passages and found nothing on this question in them.
@@ -270,9 +271,7 @@ class Pipeline:
         shown = [s for s in scored if passage_of(s, passages) is not None]
         sentence = supporting_sentence(question, shown)
         if sentence is not None:
-            passage = passage_of(sentence, passages)
-            assert passage is not None
-            return [Claim(sentence.text, (passage.n,), max(0.0, min(1.0, sentence.similarity)))]
+            return [claim_of(sentence, passages)]
         return extract(question, scored, passages) if best_if_none else []
 
     def _passages(self, question: str, scored: Sequence[ScoredSentence]) -> list[Passage]:
@@ -335,11 +334,9 @@ def _other_parts(
         sentence = supporting_sentence(part, scored)
         if sentence is None or any(sentence.text == c.text for c in [*claims, *extra]):
             continue
-        passage = passage_of(sentence, passages)
-        if passage is None:
-            passage = passage_from(len(passages) + 1, [sentence])
-            passages.append(passage)
-        extra.append(Claim(sentence.text, (passage.n,), max(0.0, min(1.0, sentence.similarity))))
+        if passage_of(sentence, passages) is None:
+            passages.append(passage_from(len(passages) + 1, [sentence]))
+        extra.append(claim_of(sentence, passages))
     return extra
 
 
