@@ -20,6 +20,7 @@ __all__ = [
     "answer_values",
     "asked_part",
     "carries_question_numbers",
+    "covers",
     "durations",
     "expected_kind",
     "question_parts",
@@ -79,7 +80,7 @@ _FRAME_TEXT = """
     name named reason give gave report reports article articles happen happened take took place
     long date country countries city cities
 """
-_QUESTION_FRAME = frozenset(_FRAME_TEXT.split())
+_QUESTION_FRAME = frozenset(stem(word) for word in _FRAME_TEXT.split())
 
 
 def expected_kind(question: str) -> Kind:
@@ -99,9 +100,8 @@ def expected_kind(question: str) -> Kind:
 def topic_words(question: str) -> set[str]:
     """The question's content words minus its framing ("name", "reason"): what an answer's
     sentence must be about."""
-    frame = {stem(word) for word in _QUESTION_FRAME}
     # Numbers are left to ``carries_question_numbers``: "one issue" needs no "one".
-    return {w for w in content_words(question) if w not in frame and not w[0].isdigit()}
+    return {w for w in content_words(question) if w not in _QUESTION_FRAME and not w[0].isdigit()}
 
 
 def answer_values(text: str, question: str, kind: Kind | None = None) -> set[str]:
@@ -109,9 +109,7 @@ def answer_values(text: str, question: str, kind: Kind | None = None) -> set[str
     kind = kind or expected_kind(question)
     asked = content_words(question)
     if kind is Kind.DURATION:
-        return {m.group(0).lower() for m in _DURATION.finditer(text)} - {
-            m.group(0).lower() for m in _DURATION.finditer(question)
-        }
+        return durations(text) - durations(question)
     if kind is Kind.COUNT:
         return {n for n in numbers(text) if not _YEAR.match(n)} - numbers(question)
     if kind is Kind.DATE:
@@ -125,13 +123,19 @@ def answer_values(text: str, question: str, kind: Kind | None = None) -> set[str
 
 
 def durations(text: str) -> set[str]:
-    """The durations a text states, in days, so "six-week" and "42 days" are one figure."""
+    """The durations a text states, in days, so "six-week" and "42 days" are one figure; one
+    without a number ("a few days") as written."""
     found = set()
     for match in _DURATION.finditer(text):
-        for number in numbers(match.group(1)):
-            days = float(number) * _DAYS_PER_UNIT[match.group(2).lower()]
-            found.add(f"{days:g}d")
+        amounts = numbers(match.group(1))
+        days_per_unit = _DAYS_PER_UNIT[match.group(2).lower()]
+        found |= {f"{float(n) * days_per_unit:g}d" for n in amounts} or {match.group(0).lower()}
     return found
+
+
+def covers(topic: set[str], carried: set[str], share: float) -> bool:
+    """Whether ``carried`` (a sentence's content words) holds ``share`` of the ``topic``."""
+    return bool(topic) and len(topic & carried) >= share * len(topic)
 
 
 def _names(text: str) -> set[str]:
@@ -204,7 +208,7 @@ def supporting_sentence(
     required_numbers = _written_numbers(question)
     for sentence in sentences:  # best first
         carried = content_words(sentence.text) | content_words(sentence.title)
-        if len(topic & carried) < min_coverage * len(topic):
+        if not covers(topic, carried, min_coverage):
             continue
         if not required_numbers <= numbers(sentence.text):
             continue

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from rag.answer_kind import Kind, asked_part, durations, expected_kind, topic_words
+from rag.answer_kind import Kind, asked_part, covers, durations, expected_kind, topic_words
 from rag.citations import Claim
 from rag.context import Passage, ScoredSentence
 from rag.text import STOPWORDS, content_words, numbers, stem, words
@@ -192,9 +192,7 @@ def _figures_asked(question: str) -> Callable[[str], set[str]] | None:
     topic = topic_words(asked)
 
     def durations_of_topic(text: str) -> set[str]:
-        if not topic or len(topic & content_words(text)) < 0.5 * len(topic):
-            return set()
-        return durations(text)
+        return durations(text) if covers(topic, content_words(text), 0.5) else set()
 
     return durations_of_topic
 

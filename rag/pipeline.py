@@ -22,6 +22,7 @@ from rag.answer_kind import (
     Kind,
     asked_part,
     carries_question_numbers,
+    covers,
     expected_kind,
     question_parts,
     states_value,
@@ -341,8 +342,7 @@ def _other_parts(
 
 
 def _on_topic(part: str, text: str) -> bool:
-    topic = topic_words(part)
-    return bool(topic) and len(topic & content_words(text)) >= 0.5 * len(topic)
+    return covers(topic_words(part), content_words(text), 0.5)
 
 
 def _missing_figures(
