@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import ChatDep, PipelineDep, SettingsDep, StateDep
+from api.deps import ChatDep, PipelineDep, StateDep
 from api.errors import ERROR_RESPONSES, ApiError
 from api.schemas import (
     AskRequest,
@@ -59,7 +60,8 @@ async def ask(body: AskRequest, request: Request, state: StateDep, chat: ChatDep
     reserve = min(_FALLBACK_S, deadline / 4)  # kept back for the extractive fallback
     future = state.queue.submit(answer)  # 503 at once when full
     try:
-        return await asyncio.wait_for(asyncio.wrap_future(future), timeout=deadline - reserve)
+        answered = await asyncio.wait_for(asyncio.wrap_future(future), timeout=deadline - reserve)
+        return _json(answered)
     except TimeoutError:
         pass
     # Generation is too slow (or stuck in the queue): answer from the passages instead.
@@ -77,17 +79,21 @@ async def ask(body: AskRequest, request: Request, state: StateDep, chat: ChatDep
     except TimeoutError:
         raise ApiError(504, "timeout", "no answer within the request deadline") from None
     state.metrics.observe_answer(fallback)
-    return AskResponse.from_answer(fallback)
+    return _json(AskResponse.from_answer(fallback))
 
 
 @router.post("/search", response_model=SearchResponse, summary="Passages only, no LLM")
-async def search(
-    body: SearchRequest, state: StateDep, pipeline: PipelineDep, settings: SettingsDep
-) -> SearchResponse:
-    _check_text(body.query, "query", settings)
+async def search(body: SearchRequest, state: StateDep, pipeline: PipelineDep) -> Response:
+    _check_text(body.query, "query", state.settings)
     doc_ids = _doc_ids(body.filters, state)
     hits = await run_in_threadpool(pipeline.search, body.query, top_k=body.top_k, doc_ids=doc_ids)
-    return SearchResponse(results=[SearchResult.from_hit(hit) for hit in hits])
+    return _json(SearchResponse(results=[SearchResult.from_hit(hit) for hit in hits]))
+
+
+def _json(body: BaseModel) -> Response:
+    """``body`` as JSON. Built here from a model that is already valid, FastAPI would validate
+    it once more against ``response_model`` first: ~0.1 ms of a search's HTTP overhead."""
+    return Response(body.model_dump_json(), media_type="application/json")
 
 
 def _check_text(text: str, field: str, settings: Settings) -> None:

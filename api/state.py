@@ -18,7 +18,7 @@ from api.batching import BatchingEmbedder
 from api.errors import ApiError
 from api.metrics import Metrics
 from api.queue import GenerationQueue
-from index.embedder import Embedder
+from index.embedder import Embedder, query_embedder
 from index.errors import IndexMissingError, IndexStateError
 from rag.chat import ChatEngine
 from rag.conversations import ConversationStore
@@ -144,7 +144,7 @@ class AppState:
 
         assert self._embedder is not None
         # Concurrent requests' query embeddings share model calls (see api.batching).
-        embedder = BatchingEmbedder(self._embedder)
+        embedder = BatchingEmbedder(query_embedder(self._embedder))
         return Pipeline(HybridRetriever(store, embedder), self._generator, self.settings)
 
     def metrics_from(self, store: IndexStore | None) -> None:

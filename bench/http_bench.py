@@ -3,14 +3,20 @@
     .venv/bin/python bench/http_bench.py [--embedder real|hash] [--requests N] [--time-cap S]
 
 Starts uvicorn in a subprocess (the real app over the seed index, the LLM faked), drives it
-from this process with httpx at concurrency 1, 4 and 16 (a fixed number of requests, capped in
-time), then times the same pipeline in-process: HTTP overhead = HTTP p50 - pipeline p50.
+from this process at concurrency 1, 4, 8 and 16 (a fixed number of requests, capped in time),
+then times the same pipeline in-process: HTTP overhead = HTTP p50 - pipeline p50.
+
+The load comes from a bare HTTP/1.1 keep-alive client on asyncio streams, as wrk would send it:
+httpx spent ~2.5 ms of CPU per request, close to half a core of the two the server is measured
+on (measured: 0.45 core at 180 req/s). The client's own CPU share is printed with each run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
+import json
 import os
 import socket
 import statistics
@@ -37,7 +43,7 @@ QUERIES = [
     "How many Palestinian prisoners were released?",
     "What did Netanyahu say about the negotiations?",
 ]
-LEVELS = (1, 4, 16)
+LEVELS = (1, 4, 8, 16)
 
 
 def free_port() -> int:
@@ -78,51 +84,85 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
+class Connection:
+    """One keep-alive HTTP/1.1 connection: a request written, a Content-Length response read."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    @classmethod
+    async def open(cls, port: int) -> Connection:
+        return cls(*await asyncio.open_connection("127.0.0.1", port))
+
+    async def request(self, method: str, path: str, body: dict | None = None) -> int:
+        """The response's status; its body is read and dropped."""
+        payload = json.dumps(body).encode() if body is not None else b""
+        head = f"{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Length: {len(payload)}\r\n"
+        kind = "Content-Type: application/json\r\n" if body is not None else ""
+        self._writer.write(f"{head}{kind}\r\n".encode() + payload)
+        lines = (await self._reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        headers = dict(line.lower().split(": ", 1) for line in lines[1:] if ": " in line)
+        if "content-length" not in headers:
+            raise SystemExit(f"{path}: a response without Content-Length, which this client skips")
+        await self._reader.readexactly(int(headers["content-length"]))
+        return int(lines[0].split()[1])
+
+    def close(self) -> None:
+        self._writer.close()
+
+
 async def drive(
-    url: str, path: str, body: Callable[[int], dict], concurrency: int, total: int, cap_s: float
-) -> tuple[float, list[float], int]:
-    """(requests/s, latencies in ms, errors) for ``total`` requests at ``concurrency``."""
+    port: int, path: str, body: Callable[[int], dict], concurrency: int, total: int, cap_s: float
+) -> tuple[float, list[float], int, float]:
+    """(requests/s, latencies in ms, errors, the client's CPU in cores) for ``total`` requests
+    at ``concurrency``."""
     latencies: list[float] = []
     errors = 0
     issued = 0
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
-        started = time.perf_counter()
+    connections = [await Connection.open(port) for _ in range(concurrency)]
+    started, cpu_started = time.perf_counter(), time.process_time()
 
-        async def worker() -> None:
-            nonlocal issued, errors
-            while issued < total and time.perf_counter() - started < cap_s:
-                n = issued
-                issued += 1
-                sent = time.perf_counter()
-                response = await client.post(path, json=body(n))
-                latencies.append((time.perf_counter() - sent) * 1000)
-                errors += response.status_code != 200
+    async def worker(connection: Connection) -> None:
+        nonlocal issued, errors
+        while issued < total and time.perf_counter() - started < cap_s:
+            n = issued
+            issued += 1
+            sent = time.perf_counter()
+            status = await connection.request("POST", path, body(n))
+            latencies.append((time.perf_counter() - sent) * 1000)
+            errors += status != 200
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return len(latencies) / elapsed, latencies, errors
+    await asyncio.gather(*(worker(connection) for connection in connections))
+    elapsed = time.perf_counter() - started
+    client_cores = (time.process_time() - cpu_started) / elapsed
+    for connection in connections:
+        connection.close()
+    return len(latencies) / elapsed, latencies, errors, client_cores
 
 
-async def drive_get(url: str, path: str, total: int, cap_s: float) -> tuple[float, list[float]]:
+async def drive_get(port: int, path: str, total: int, cap_s: float) -> tuple[float, list[float]]:
     """Sequential GETs: (requests/s, latencies in ms)."""
     latencies: list[float] = []
-    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-        started = time.perf_counter()
-        while len(latencies) < total and time.perf_counter() - started < cap_s:
-            sent = time.perf_counter()
-            (await client.get(path)).raise_for_status()
-            latencies.append((time.perf_counter() - sent) * 1000)
-        elapsed = time.perf_counter() - started
+    connection = await Connection.open(port)
+    started = time.perf_counter()
+    while len(latencies) < total and time.perf_counter() - started < cap_s:
+        sent = time.perf_counter()
+        if await connection.request("GET", path) != 200:
+            raise SystemExit(f"GET {path} failed")
+        latencies.append((time.perf_counter() - sent) * 1000)
+    elapsed = time.perf_counter() - started
+    connection.close()
     return len(latencies) / elapsed, latencies
 
 
 def overhead(
-    url: str, server_pid: int, root: Path, embedder_kind: str, runs: int
+    port: int, server_pid: int, root: Path, embedder_kind: str, runs: int
 ) -> dict[str, tuple[float, float, float, float]]:
     """The same pipeline as the server's, in-process, alternated with the same request over
     HTTP so both see the same machine load. Per path, in ms: (HTTP p50, pipeline p50, server
     CPU per request, pipeline CPU per call); CPU time is what contention disturbs least."""
+    from index.embedder import query_embedder
     from index.store import open_index
     from rag.pipeline import Pipeline
     from rag.retrieval import HybridRetriever
@@ -133,7 +173,7 @@ def overhead(
     settings = api_settings(root, **overrides)
     embedder = _embedder(embedder_kind, settings)
     pipeline = Pipeline(
-        HybridRetriever(open_index(settings.index_dir, embedder), embedder),
+        HybridRetriever(open_index(settings.index_dir, embedder), query_embedder(embedder)),
         PacedLLM(0.0),
         settings,
     )
@@ -142,7 +182,9 @@ def overhead(
         "/v1/ask": (pipeline.ask, lambda q: {"question": q}),
     }
     result: dict[str, tuple[float, float, float, float]] = {}
-    with httpx.Client(base_url=url, timeout=60) as client:
+    client = http.client.HTTPConnection("127.0.0.1", port, timeout=60)  # keep-alive, lean
+    headers = {"Content-Type": "application/json"}
+    try:
         for path, (call, body) in calls.items():
             http_ms, pipe_ms = [], []
             server_cpu = pipe_cpu = 0.0
@@ -150,7 +192,11 @@ def overhead(
                 query = QUERIES[n % len(QUERIES)]
                 cpu_before = cpu_ms(server_pid)
                 started = time.perf_counter()
-                client.post(path, json=body(query)).raise_for_status()
+                client.request("POST", path, json.dumps(body(query)), headers)
+                response = client.getresponse()
+                response.read()
+                if response.status != 200:
+                    raise SystemExit(f"POST {path} answered {response.status}")
                 middle = time.perf_counter()
                 cpu_after = cpu_ms(server_pid)
                 thread_started = time.thread_time()
@@ -167,6 +213,8 @@ def overhead(
                 server_cpu / runs,
                 pipe_cpu / runs,
             )
+    finally:
+        client.close()
     return result
 
 
@@ -189,31 +237,30 @@ def main() -> None:
         f" requests<={args.requests} per run plain_asyncio={args.plain_asyncio}"
     )
     server = start_server(root, port, args.embedder, args.plain_asyncio)
-    url = f"http://127.0.0.1:{port}"
     bodies = {
         "/v1/search": lambda n: {"query": QUERIES[n % len(QUERIES)], "top_k": 5},
         "/v1/ask": lambda n: {"question": QUERIES[n % len(QUERIES)]},
     }
     try:
         # The HTTP stack alone (uvicorn, middleware, routing, JSON), no pipeline behind it.
-        asyncio.run(drive_get(url, "/healthz", 50, 5))
-        rps, lat = asyncio.run(drive_get(url, "/healthz", args.requests, args.time_cap))
+        asyncio.run(drive_get(port, "/healthz", 50, 5))
+        rps, lat = asyncio.run(drive_get(port, "/healthz", args.requests, args.time_cap))
         print(
             f"{'/healthz':11} c=1   n={len(lat):<5} {rps:7.1f} req/s"
             f"  p50 {percentile(lat, 50):7.2f} ms  p99 {percentile(lat, 99):7.2f} ms"
         )
         for path, body in bodies.items():
-            asyncio.run(drive(url, path, body, 4, 20, 10))  # warm up
+            asyncio.run(drive(port, path, body, 4, 20, 10))  # warm up
             for level in LEVELS:
-                rps, lat, errors = asyncio.run(
-                    drive(url, path, body, level, args.requests, args.time_cap)
+                rps, lat, errors, client_cores = asyncio.run(
+                    drive(port, path, body, level, args.requests, args.time_cap)
                 )
                 print(
                     f"{path:11} c={level:<3} n={len(lat):<5} {rps:7.1f} req/s"
                     f"  p50 {percentile(lat, 50):7.2f} ms  p99 {percentile(lat, 99):7.2f} ms"
-                    f"  errors {errors}"
+                    f"  errors {errors}  client {client_cores:.2f} cores"
                 )
-        measured = overhead(url, server.pid, root, args.embedder, runs=200)
+        measured = overhead(port, server.pid, root, args.embedder, runs=200)
         for path, (http_p50, pipe_p50, server_cpu, pipe_cpu) in measured.items():
             print(
                 f"{path:11} c=1 alternated: wall p50 HTTP {http_p50:.2f} / pipeline "

@@ -50,18 +50,25 @@ class SentenceTransformerEmbedder:
 
     With a ``fast_path`` (``index.onnx_encoder``), batches of up to ``FAST_PATH_MAX_TEXTS`` texts
     (questions, concurrent searches) go through onnxruntime, which gives the same vectors ~2.7x
-    sooner; larger batches stay on torch, which is faster there.
+    sooner; larger batches stay on torch, which is faster there. A ``query_path`` (the int8
+    export) serves the embedder ``for_queries()`` returns, and nothing that gets stored.
     """
 
     FAST_PATH_MAX_TEXTS = 16
 
     def __init__(
-        self, model: Any, name: str, batch_size: int = 64, fast_path: OnnxEncoder | None = None
+        self,
+        model: Any,
+        name: str,
+        batch_size: int = 64,
+        fast_path: OnnxEncoder | None = None,
+        query_path: OnnxEncoder | None = None,
     ) -> None:
         self._model = model
         self._name = name
         self._batch_size = batch_size
         self._fast_path = fast_path
+        self._query_path = query_path
         # sentence-transformers 6 renamed the method; older releases only have the long name.
         dimension = getattr(model, "get_embedding_dimension", None)
         dimension = dimension or model.get_sentence_embedding_dimension
@@ -94,14 +101,46 @@ class SentenceTransformerEmbedder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    def for_queries(self) -> Embedder:
+        """This embedder with questions on the int8 path, when there is one; for search only."""
+        return self if self._query_path is None else _QueryEmbedder(self, self._query_path)
+
+
+class _QueryEmbedder:
+    """Short batches through the int8 encoder, longer ones as ``inner`` embeds them."""
+
+    def __init__(self, inner: SentenceTransformerEmbedder, encoder: OnnxEncoder) -> None:
+        self._inner = inner
+        self._encoder = encoder
+
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+    @property
+    def dimension(self) -> int:
+        return self._inner.dimension
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if texts and len(texts) <= self._inner.FAST_PATH_MAX_TEXTS:
+            return self._encoder.encode(list(texts))
+        return self._inner.embed(texts)
+
+
+def query_embedder(embedder: Embedder) -> Embedder:
+    """The embedder to search with: ``embedder.for_queries()`` where it has one."""
+    for_queries = getattr(embedder, "for_queries", None)
+    return for_queries() if for_queries is not None else embedder
+
 
 def load_embedder(
-    name: str = "", batch_size: int = 64, cache_dir: Path | None = None
+    name: str = "", batch_size: int = 64, cache_dir: Path | None = None, int8_queries: bool = False
 ) -> SentenceTransformerEmbedder:
     """The embedding model ``name`` (a sentence-transformers name or path); "" is the bundled
     all-MiniLM-L6-v2, loaded from site-packages without touching the network.
 
-    With a ``cache_dir``, short batches also get the onnxruntime fast path, exported there once.
+    With a ``cache_dir``, short batches also get the onnxruntime fast path, exported there once,
+    and with ``int8_queries`` its int8 copy for ``for_queries()``.
     """
     import torch  # lazy: importing torch costs seconds
     from sentence_transformers import SentenceTransformer
@@ -116,12 +155,15 @@ def load_embedder(
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"cannot load embedding model {name or location!r}: {exc}") from exc
     model.eval()
-    fast_path = None
+    fast_path = query_path = None
     if cache_dir is not None:
         from index.onnx_encoder import load_onnx_encoder
 
         fast_path = load_onnx_encoder(model, cache_dir)
-    return SentenceTransformerEmbedder(model, name or BUNDLED_MODEL_NAME, batch_size, fast_path)
+        if int8_queries and fast_path is not None:
+            query_path = load_onnx_encoder(model, cache_dir, "int8")
+    name = name or BUNDLED_MODEL_NAME
+    return SentenceTransformerEmbedder(model, name, batch_size, fast_path, query_path)
 
 
 def _quiet_transformers() -> None:

@@ -8,24 +8,31 @@ the embedder keeps both and picks by batch size.
 The model is exported once into a cache folder named by a hash of its weights, and every load checks
 that onnxruntime reproduces torch's vectors before it is used: a model this module cannot export or
 reproduce (another pooling, a custom architecture) simply stays on torch.
+
+Questions can also take an int8 copy of the export (onnxruntime's dynamic quantization, one scale
+per output channel): ~1.7x faster again on CPUs with VNNI, at a cosine of ~0.994 to torch's vector.
+It is only ever used for queries; stored vectors always come from the float32 model.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 log = logging.getLogger(__name__)
 
 _PROBES = ("How long did the first phase last?", "Ceasefire talks resumed in Cairo on Monday.")
-_TOLERANCE = 1e-3  # largest allowed difference from torch per vector component
+# The largest cosine distance allowed from torch's vector: float32 only reorders sums; int8 weights
+# move a MiniLM query vector by ~0.006 (measured), and 0.02 still leaves rankings as they were.
+_TOLERANCE = {"float32": 1e-5, "int8": 0.02}
 
 
 class OnnxEncoder:
@@ -39,7 +46,7 @@ class OnnxEncoder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         features = self._tokenize(texts)
-        feed = {name: features[name].numpy().astype(np.int64) for name in self._inputs}
+        feed = {name: features[name] for name in self._inputs}
         hidden = self._session.run(None, feed)[0]
         mask = feed["attention_mask"][..., None].astype(np.float32)
         vectors = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
@@ -48,7 +55,9 @@ class OnnxEncoder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
-def load_onnx_encoder(model: Any, cache_dir: Path) -> OnnxEncoder | None:
+def load_onnx_encoder(
+    model: Any, cache_dir: Path, precision: Literal["float32", "int8"] = "float32"
+) -> OnnxEncoder | None:
     """An ``OnnxEncoder`` for the sentence-transformers ``model``, or None when onnxruntime is
     missing or cannot reproduce the model's own vectors (the caller then stays on torch)."""
     try:
@@ -59,26 +68,36 @@ def load_onnx_encoder(model: Any, cache_dir: Path) -> OnnxEncoder | None:
     if normalize is None:
         return None
     path = _export_path(model, cache_dir)
+    target = path.with_name(f"{path.stem}-int8.onnx") if precision == "int8" else path
     for attempt in ("cached", "fresh"):
         try:
-            if attempt == "fresh" or not path.is_file():
-                path.unlink(missing_ok=True)
-                _write_export(model, path)
-            encoder = OnnxEncoder(_session(onnxruntime, path), _tokenizer(model), normalize)
-            difference = _difference_from_torch(model, encoder, normalize)
+            if attempt == "fresh" or not target.is_file():
+                target.unlink(missing_ok=True)
+                if precision == "float32" or attempt == "fresh" or not path.is_file():
+                    path.unlink(missing_ok=True)
+                    _write_export(model, path)
+                if precision == "int8":
+                    _write_int8(path, target)
+            encoder = OnnxEncoder(_session(onnxruntime, target), _tokenizer(model), normalize)
+            distance = _distance_from_torch(model, encoder, normalize)
         except Exception as exc:
-            log.warning("onnxruntime query path unavailable (%s export): %s", attempt, exc)
+            log.warning("onnxruntime %s path unavailable (%s export): %s", precision, attempt, exc)
             continue
-        if difference <= _TOLERANCE:
+        if distance <= _TOLERANCE[precision]:
             return encoder
-        log.warning("onnxruntime vectors differ from torch by %.2g (%s)", difference, attempt)
+        log.warning("onnxruntime %s vectors differ from torch by %.2g", precision, distance)
     return None
 
 
-def _difference_from_torch(model: Any, encoder: OnnxEncoder, normalize: bool) -> float:
+def _distance_from_torch(model: Any, encoder: OnnxEncoder, normalize: bool) -> float:
+    """The largest cosine distance between the encoder's and torch's vectors of the probes."""
     probes = list(_PROBES)
     expected = model.encode(probes, normalize_embeddings=normalize, convert_to_numpy=True)
-    return float(np.abs(encoder.encode(probes) - expected).max())
+    actual = encoder.encode(probes)
+    cosine = (actual * expected).sum(axis=1) / (
+        np.linalg.norm(actual, axis=1) * np.linalg.norm(expected, axis=1)
+    )
+    return float(1.0 - cosine.min())
 
 
 def _mean_pooled(model: Any) -> bool | None:
@@ -98,8 +117,39 @@ def _mean_pooled(model: Any) -> bool | None:
 
 
 def _tokenizer(model: Any) -> Any:
+    """texts -> int64 arrays by input name, as the model's own tokenizer would give them.
+
+    The Rust ``tokenizers`` object is called directly when the model has one: the
+    sentence-transformers wrapper around it costs ~1 ms of Python per call, which an HTTP search
+    pays on every request. The load-time check against torch catches any difference.
+    """
+    fast = getattr(getattr(model, "tokenizer", None), "backend_tokenizer", None)
+    if fast is not None and getattr(model, "max_seq_length", None):
+        return _rust_tokenizer(fast, model.tokenizer.pad_token_id or 0, model.max_seq_length)
+    preprocess = _preprocess(model)
+    return lambda texts: {k: v.numpy().astype(np.int64) for k, v in preprocess(texts).items()}
+
+
+def _preprocess(model: Any) -> Any:
+    """The model's own texts -> torch tensors step."""
     # sentence-transformers 6 renamed ``tokenize`` to ``preprocess`` and warns on the old name.
     return getattr(model, "preprocess", None) or model.tokenize
+
+
+def _rust_tokenizer(backend: Any, pad_id: int, max_length: int) -> Any:
+    tokenizer = copy.deepcopy(backend)  # the model keeps its own settings
+    tokenizer.enable_truncation(max_length=max_length)
+    tokenizer.enable_padding(pad_id=pad_id)
+
+    def tokenize(texts: list[str]) -> dict[str, np.ndarray]:
+        encodings = tokenizer.encode_batch(texts)
+        return {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+        }
+
+    return tokenize
 
 
 def _export_path(model: Any, cache_dir: Path) -> Path:
@@ -138,7 +188,7 @@ def _export(model: Any, transformer: Any, target: Path) -> None:
                 input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
             ).last_hidden_state
 
-    features = _tokenizer(model)(list(_PROBES))
+    features = _preprocess(model)(list(_PROBES))
     names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in features]
     axes = {name: {0: "batch", 1: "tokens"} for name in [*names, "hidden"]}
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
@@ -175,6 +225,33 @@ def _fuse(raw: Path, config: Any) -> Path | None:
         )
         optimized.save_model_to_file(str(fused))
     return fused
+
+
+def _write_int8(source: Path, target: Path) -> None:
+    """An int8 copy of the float32 export: weights quantized per output channel, activations
+    at run time (no calibration data needed). Per channel: a single scale per tensor moved
+    MiniLM vectors to a cosine of ~0.97 to torch's, one per channel keeps ~0.994 (measured)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory(dir=target.parent) as work:
+        quantized = Path(work) / "int8.onnx"
+        root, was_disabled = logging.getLogger(), logging.getLogger().disabled
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            root.disabled = True  # it logs a pre-processing hint at WARNING on the root logger
+            try:
+                quantize_dynamic(
+                    source,
+                    quantized,
+                    weight_type=QuantType.QInt8,
+                    per_channel=True,
+                    # The fused graph's custom ops defeat its shape inference: say float32.
+                    extra_options={"DefaultTensorType": 1},
+                )
+            finally:
+                root.disabled = was_disabled
+        os.chmod(quantized, 0o644)
+        os.replace(quantized, target)
 
 
 def _session(onnxruntime: Any, path: Path) -> Any:

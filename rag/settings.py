@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     # Models.
     embed_model: str = ""  # empty: the bundled all-MiniLM-L6-v2
     embed_batch_size: int = Field(64, ge=1)
+    int8_queries: bool = True  # questions on an int8 copy of the embedder; stored vectors float32
     llm_model: str = LOCAL_MODEL
     llm_api_base: str | None = None
     llm_api_key: str | None = None

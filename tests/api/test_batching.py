@@ -83,3 +83,30 @@ def test_a_model_error_reaches_every_caller_in_the_batch() -> None:
     assert all(isinstance(r, ModelError) for r in results.values())
     with pytest.raises(ModelError):
         embedder.embed(["after the failure the next caller leads again"])
+
+
+def test_at_most_two_model_calls_run_at_once() -> None:
+    class Overlapping(SlowCountingEmbedder):
+        def __init__(self) -> None:
+            super().__init__(delay=0.03)
+            self.running = self.most_running = 0
+            self._count = threading.Lock()
+
+        def embed(self, texts: Sequence[str]) -> np.ndarray:
+            with self._count:
+                self.running += 1
+                self.most_running = max(self.most_running, self.running)
+            try:
+                return super().embed(texts)
+            finally:
+                with self._count:
+                    self.running -= 1
+
+    inner = Overlapping()
+    texts = [f"question number {n}" for n in range(24)]
+
+    results = embed_concurrently(BatchingEmbedder(inner, max_calls=2), texts)
+
+    assert inner.most_running == 2, "both cores embed"
+    assert sum(inner.calls) == 24 and len(inner.calls) < 24
+    assert all(isinstance(results[text], np.ndarray) for text in texts)

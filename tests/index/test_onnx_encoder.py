@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from index.embedder import SentenceTransformerEmbedder, load_embedder
+from index.embedder import SentenceTransformerEmbedder, load_embedder, query_embedder
 from index.onnx_encoder import load_onnx_encoder
 
 pytest.importorskip("onnxruntime")
@@ -138,3 +138,50 @@ def test_without_onnxruntime_it_stays_on_torch(
 
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # what a missing package looks like
     assert load_onnx_encoder(_tiny_model(tmp_path / "tiny", "mean"), tmp_path / "cache") is None
+
+
+@pytest.fixture(scope="module")
+def minilm_with_int8_queries(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> SentenceTransformerEmbedder:
+    return load_embedder(cache_dir=tmp_path_factory.mktemp("int8-cache"), int8_queries=True)
+
+
+def test_int8_queries_stay_close_to_torch_and_stored_vectors_stay_exact(
+    minilm_with_int8_queries: SentenceTransformerEmbedder, real_embedder: Any
+) -> None:
+    queries = query_embedder(minilm_with_int8_queries)
+    assert queries is not minilm_with_int8_queries, "the bundled model should get an int8 path"
+    exact = real_embedder.embed(TEXTS[:3])
+
+    quantized = queries.embed(TEXTS[:3])
+
+    assert quantized.shape == exact.shape and quantized.dtype == np.float32
+    cosines = (quantized * exact).sum(axis=1)
+    assert cosines.min() > 0.98 and cosines.max() < 1 - 1e-5, "int8, close but not identical"
+    np.testing.assert_allclose(np.linalg.norm(quantized, axis=1), 1.0, atol=1e-5)
+    # What gets stored goes through embed(), never the int8 copy.
+    np.testing.assert_allclose(minilm_with_int8_queries.embed(TEXTS[:3]), exact, atol=1e-4)
+    many = [f"{text} ({i})" for i in range(8) for text in TEXTS[:3]]
+    np.testing.assert_allclose(queries.embed(many), real_embedder.embed(many), atol=1e-4)
+
+
+def test_without_int8_queries_search_uses_the_exact_vectors(
+    minilm_with_fast_path: SentenceTransformerEmbedder,
+) -> None:
+    assert query_embedder(minilm_with_fast_path) is minilm_with_fast_path
+
+
+def test_the_int8_copy_is_made_from_the_export_and_remade_when_corrupt(tmp_path: Path) -> None:
+    model = _tiny_model(tmp_path / "tiny", "mean")
+    cache = tmp_path / "cache"
+    assert load_onnx_encoder(model, cache, "int8") is not None
+    (quantized,) = cache.glob("encoder-*-int8.onnx")
+    assert len(list(cache.glob("encoder-*.onnx"))) == 2, "the float32 export and its int8 copy"
+    quantized.write_bytes(b"not a model")
+
+    encoder = load_onnx_encoder(model, cache, "int8")
+
+    assert encoder is not None and quantized.stat().st_size > 1000
+    expected = model.encode(TEXTS[:2], normalize_embeddings=True, convert_to_numpy=True)
+    assert (encoder.encode(TEXTS[:2]) * expected).sum(axis=1).min() > 0.98
