@@ -18,7 +18,7 @@ from api.batching import BatchingEmbedder
 from api.errors import ApiError
 from api.metrics import Metrics
 from api.queue import GenerationQueue
-from index.embedder import Embedder, query_embedder
+from index.embedder import Embedder
 from index.errors import IndexMissingError, IndexStateError
 from rag.chat import ChatEngine
 from rag.conversations import ConversationStore
@@ -139,13 +139,13 @@ class AppState:
         self.metrics_from(store)
 
     def _new_pipeline(self, store: IndexStore) -> Pipeline:
-        from rag.pipeline import Pipeline
-        from rag.retrieval import HybridRetriever
+        from rag.components import pipeline_over
 
         assert self._embedder is not None
         # Concurrent requests' query embeddings share model calls (see api.batching).
-        embedder = BatchingEmbedder(query_embedder(self._embedder))
-        return Pipeline(HybridRetriever(store, embedder), self._generator, self.settings)
+        return pipeline_over(
+            store, self._embedder, self._generator, self.settings, wrap_queries=BatchingEmbedder
+        )
 
     def metrics_from(self, store: IndexStore | None) -> None:
         if store is not None:

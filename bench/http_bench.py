@@ -162,21 +162,16 @@ def overhead(
     """The same pipeline as the server's, in-process, alternated with the same request over
     HTTP so both see the same machine load. Per path, in ms: (HTTP p50, pipeline p50, server
     CPU per request, pipeline CPU per call); CPU time is what contention disturbs least."""
-    from index.embedder import query_embedder
     from index.store import open_index
-    from rag.pipeline import Pipeline
-    from rag.retrieval import HybridRetriever
+    from rag.components import pipeline_over
     from tests.api.conftest import api_settings
     from tests.api.serve_fake import PacedLLM, _embedder
 
     overrides = {"min_relevance": 0.3} if embedder_kind == "real" else {}
     settings = api_settings(root, **overrides)
     embedder = _embedder(embedder_kind, settings)
-    pipeline = Pipeline(
-        HybridRetriever(open_index(settings.index_dir, embedder), query_embedder(embedder)),
-        PacedLLM(0.0),
-        settings,
-    )
+    store = open_index(settings.index_dir, embedder)
+    pipeline = pipeline_over(store, embedder, PacedLLM(0.0), settings)
     calls: dict[str, tuple[Callable[[str], object], Callable[[str], dict]]] = {
         "/v1/search": (pipeline.search, lambda q: {"query": q, "top_k": 5}),
         "/v1/ask": (pipeline.ask, lambda q: {"question": q}),

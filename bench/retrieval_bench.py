@@ -35,7 +35,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 from index.embedder import Embedder, query_embedder  # noqa: E402
 from index.store import IndexStore, open_index  # noqa: E402
 from index.writer import IndexConfig, IndexWriter  # noqa: E402
-from rag.components import load_embedder  # noqa: E402
+from rag.components import load_embedder, pipeline_over  # noqa: E402
 from rag.retrieval import HybridRetriever  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
@@ -134,7 +134,6 @@ def synthetic_store(work: Path, chunks: int, embedder: Embedder) -> IndexStore:
 def answer_report(index_dir: Path, embedder: Embedder, rounds: int) -> None:
     from rag.llm import load_generator
     from rag.local_llm import loaded_model
-    from rag.pipeline import Pipeline
     from rag.prompt import load_prompt
     from rag.settings import LOCAL_MODEL, Settings
 
@@ -157,11 +156,7 @@ def answer_report(index_dir: Path, embedder: Embedder, rounds: int) -> None:
         yield from original(messages, max_tokens=max_tokens)
 
     generator.complete = counting  # type: ignore[method-assign]
-    pipeline = Pipeline(
-        HybridRetriever(open_index(index_dir, embedder), query_embedder(embedder)),
-        generator,
-        settings,
-    )
+    pipeline = pipeline_over(open_index(index_dir, embedder), embedder, generator, settings)
     pipeline.ask(QUESTIONS[0])  # the first call fills the KV cache with the system prompt
     rows = []
     for _ in range(rounds):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from rag.settings import Settings
@@ -10,9 +11,10 @@ if TYPE_CHECKING:
     from index.embedder import Embedder
     from index.store import IndexStore
     from index.writer import IndexWriter
+    from rag.generation import Generator
     from rag.pipeline import Pipeline
 
-__all__ = ["load_embedder", "load_pipeline", "open_store", "open_writer"]
+__all__ = ["load_embedder", "load_pipeline", "open_store", "open_writer", "pipeline_over"]
 
 
 def load_embedder(settings: Settings) -> Embedder:
@@ -56,12 +58,28 @@ def open_writer(settings: Settings, embedder: Embedder) -> IndexWriter:
 
 def load_pipeline(settings: Settings, embedder: Embedder | None = None) -> Pipeline:
     """The pipeline over the index in ``settings.index_dir`` with the configured models."""
-    from index.embedder import query_embedder
     from rag.llm import load_generator
-    from rag.pipeline import Pipeline
-    from rag.retrieval import HybridRetriever
 
     embedder = embedder or load_embedder(settings)
     store = open_store(settings, embedder)
-    retriever = HybridRetriever(store, query_embedder(embedder))
-    return Pipeline(retriever, load_generator(settings), settings)
+    return pipeline_over(store, embedder, load_generator(settings), settings)
+
+
+def pipeline_over(
+    store: IndexStore,
+    embedder: Embedder,
+    generator: Generator | None,
+    settings: Settings,
+    wrap_queries: Callable[[Embedder], Embedder] | None = None,
+) -> Pipeline:
+    """The pipeline over ``store``: it searches with ``embedder``'s query path (int8 unless
+    ``settings.int8_queries`` is off; ``wrap_queries`` may wrap it, as the server batches
+    concurrent queries) and picks the prompt's sentences with its exact vectors."""
+    from index.embedder import query_embedder
+    from rag.pipeline import Pipeline
+    from rag.retrieval import HybridRetriever
+
+    queries = query_embedder(embedder)
+    exact = embedder if queries is not embedder else None
+    retriever = HybridRetriever(store, wrap_queries(queries) if wrap_queries else queries)
+    return Pipeline(retriever, generator, settings, exact)

@@ -92,9 +92,10 @@ class SentenceScorer:
         return np.stack([self._cache[t] for t in texts])
 
     def score(
-        self, question: str, query_vector: np.ndarray, hits: Sequence[Hit]
+        self, question: str, query_vector: np.ndarray | None, hits: Sequence[Hit]
     ) -> list[ScoredSentence]:
-        """Every distinct sentence of ``hits``, best first."""
+        """Every distinct sentence of ``hits``, best first; without a ``query_vector`` the
+        question is embedded here, by the sentences' embedder."""
         wanted = content_words(question)
         numeric = asks_for_number(question)
         candidates: list[tuple[Hit, int, int, str]] = []
@@ -117,6 +118,8 @@ class SentenceScorer:
         if not candidates:
             return []
         vectors = self._vectors([text for *_, text in candidates])
+        if query_vector is None:
+            query_vector = self._vectors([question])[0]
         similarities = vectors @ np.asarray(query_vector, dtype=np.float32)
         scored: list[ScoredSentence] = []
         for i, (hit, rank, start, text) in enumerate(candidates):

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from collections.abc import Generator as Steps
 
+from index.embedder import Embedder
 from rag.answer_kind import (
     Kind,
     asked_part,
@@ -97,11 +98,16 @@ class Pipeline:
         retriever: HybridRetriever,
         generator: Generator | None,
         settings: Settings,
+        sentence_embedder: Embedder | None = None,
     ) -> None:
         self._retriever = retriever
         self._generator = generator
         self._settings = settings
-        self._scorer = SentenceScorer(retriever.embedder)
+        # Sentences (and then the question) are compared with the exact float32 vectors when
+        # the retriever searches with int8 ones: which sentences reach the prompt is where a
+        # small model's answer turns, and the few that change are worth ~10 ms per answer.
+        self._scorer = SentenceScorer(sentence_embedder or retriever.embedder)
+        self._own_question_vector = sentence_embedder is not None
         self._rewriter = QuestionRewriter(generator, use_llm=settings.rewrite_with_llm)
 
     @property
@@ -172,12 +178,14 @@ class Pipeline:
         retrieval = self._retriever.retrieve(standalone, k, doc_ids)
         timings.update(retrieval.timings_ms)
         mark = time.perf_counter()
-        scored = self._scorer.score(standalone, retrieval.query_vector, retrieval.hits)
+        question_vector = None if self._own_question_vector else retrieval.query_vector
+        scored = self._scorer.score(standalone, question_vector, retrieval.hits)
         if lacks_focus(standalone, scored):
             # The counted thing is in none of the top passages ("how many months ..." where
             # only a later chunk says "15-month war"): look twice as deep before giving up.
             retrieval = self._retriever.retrieve(standalone, 2 * k, doc_ids)
-            scored = self._scorer.score(standalone, retrieval.query_vector, retrieval.hits)
+            question_vector = None if self._own_question_vector else retrieval.query_vector
+            scored = self._scorer.score(standalone, question_vector, retrieval.hits)
         passages = self._passages(standalone, scored)
         timings["select"] = _ms(mark)
 

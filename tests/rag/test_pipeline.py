@@ -9,7 +9,7 @@ import pytest
 
 from index.store import IndexStore
 from rag.citations import Claim
-from rag.context import Passage
+from rag.context import Passage, ScoredSentence
 from rag.errors import InputError, LLMTimeoutError
 from rag.extractive import off_target
 from rag.prompt import ABSTAIN_TEXT, load_prompt
@@ -288,3 +288,60 @@ def test_extractive_mode_answers_a_who_question_with_a_name_or_not_at_all(
     assert "Steve Witkoff" in named.text and not named.abstained
     unknown = make_pipeline(None).ask("Who paid for the negotiators' hotel in Doha?")
     assert unknown.abstained and not unknown.citations
+
+
+def test_every_counted_thing_of_a_coordinated_count_is_in_focus() -> None:
+    from rag.extractive import focus_words
+
+    assert focus_words("How many kids and women in Gaza are malnourished?") == {"kid", "women"}
+    assert focus_words("How many women and children face hunger?") == {"women", "childr"}
+
+
+def _sentence(text: str, similarity: float) -> ScoredSentence:
+    return ScoredSentence(
+        doc_id="d",
+        title="t",
+        start=0,
+        end=len(text),
+        text=text,
+        score=similarity,
+        similarity=similarity,
+        overlap=0.0,
+        hit_rank=0,
+        published=None,
+        url=None,
+        also_in=(),
+    )
+
+
+def test_a_counted_thing_named_in_other_words_is_not_missing() -> None:
+    from rag.extractive import lacks_focus
+
+    sentence = "Nearly 100,000 women and children face severe malnutrition."
+    question = "How many kids are severely malnourished?"
+    # "kids" is in no sentence: only a sentence close in meaning keeps the question answerable.
+    assert not lacks_focus(question, [_sentence(sentence, 0.75)])
+    assert lacks_focus(question, [_sentence(sentence, 0.5)])
+    assert not lacks_focus("How many children?", [_sentence(sentence, 0.1)])
+
+
+def test_with_an_int8_query_path_sentences_are_scored_with_the_exact_vectors(
+    small_store: IndexStore,
+) -> None:
+    from rag.components import pipeline_over
+    from tests.fakes import HashEmbedder
+    from tests.rag.conftest import rag_settings
+
+    class WithQueryPath(HashEmbedder):
+        """Searches with other vectors than it stores, as an int8 copy would."""
+
+        def for_queries(self) -> HashEmbedder:
+            return HashEmbedder(name=self.name)
+
+    exact = WithQueryPath()
+    pipeline = pipeline_over(small_store, exact, ScriptedLLM(ABSTAIN_TEXT), rag_settings())
+
+    assert pipeline.retriever.embedder is not exact, "search takes the query path"
+    assert pipeline._scorer._embedder is exact, "the prompt's sentences take the exact vectors"
+    plain = pipeline_over(small_store, HashEmbedder(), None, rag_settings())
+    assert plain._scorer._embedder is plain.retriever.embedder
