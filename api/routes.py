@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
@@ -86,7 +87,8 @@ async def ask(body: AskRequest, request: Request, state: StateDep, chat: ChatDep
 async def search(body: SearchRequest, state: StateDep, pipeline: PipelineDep) -> Response:
     _check_text(body.query, "query", state.settings)
     doc_ids = _doc_ids(body.filters, state)
-    hits = await run_in_threadpool(pipeline.search, body.query, top_k=body.top_k, doc_ids=doc_ids)
+    search = functools.partial(pipeline.search, body.query, top_k=body.top_k, doc_ids=doc_ids)
+    hits = await asyncio.get_running_loop().run_in_executor(state.searches, search)
     return _json(SearchResponse(results=[SearchResult.from_hit(hit) for hit in hits]))
 
 
