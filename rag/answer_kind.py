@@ -74,6 +74,40 @@ _DURATION = re.compile(
     re.I,
 )
 _DAYS_PER_UNIT = {"hour": 1 / 24, "day": 1, "week": 7, "month": 30, "year": 365}
+_ASKS_FOR_A_PERSON = re.compile(
+    r"\bname\b|\b(?:which|what) (?:\w+ ){0,2}(?:official|spokesperson|spokesman|spokeswoman|"
+    r"minister|president|leader|envoy|person|man|woman)\b",
+    re.I,
+)
+_BETWEEN = "has|had|have|also|even|then|later|again|reportedly|previously|earlier|once"
+_SAYS = "said|says|stated|states|told|tells|announced|added|warned|declared|insisted"
+_TITLES = frozenset(
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "president",
+        "minister",
+        "spokesperson",
+        "spokesman",
+        "spokeswoman",
+        "envoy",
+        "secretary",
+        "chancellor",
+        "king",
+        "queen",
+        "prince",
+        "general",
+        "gen",
+        "sen",
+        "senator",
+        "rep",
+        "judge",
+        "ambassador",
+        "pope",
+    ]
+)
 _NAME = re.compile(r"\b[A-Z][a-zA-Z'’-]+(?:\s+[A-Z][a-zA-Z'’-]+)*")
 # Words that are not topic: what the question asks about, not what the answer must mention.
 _FRAME_TEXT = """
@@ -117,7 +151,11 @@ def answer_values(text: str, question: str, kind: Kind | None = None) -> set[str
         found = {t for t in tokens if t in _DATE_WORDS or _YEAR.match(t)}
         return found - set(words(question))
     if kind in (Kind.PERSON, Kind.PLACE):
-        return {name for name in _names(text) if not content_words(name) <= asked}
+        # "Who" may be answered by a group ("Hamas", "mediators from Qatar"); a name or a
+        # role asked for ("the name of ...", "which official") is a person's.
+        person = kind is Kind.PERSON and _ASKS_FOR_A_PERSON.search(question) is not None
+        names = _person_names(text) if person else _names(text)
+        return {name for name in names if not content_words(name) <= asked}
     new = content_words(text) - asked
     return new if len(new) >= 2 else set()
 
@@ -150,6 +188,26 @@ def _names(text: str) -> set[str]:
         if name and name.lower() not in STOPWORDS:
             out.add(name)
     return out
+
+
+def _person_names(text: str) -> set[str]:
+    """Names that read as a person's in news copy: two words or more ("Steve Witkoff"), or one
+    after a title ("Mr. Witkoff") or speaking ("Macron has even stated"). A lone capitalised
+    word is as often a place or a group ("Doha", "Israel"), and not the name asked for."""
+    found = set()
+    for name in _names(text):
+        if " " in name:
+            found.add(name)
+            continue
+        name_at = re.escape(name)
+        titled = (
+            match.group(1).lower() in _TITLES
+            for match in re.finditer(rf"(\w+)\.?\s+{name_at}\b", text)
+        )
+        speaking = re.search(rf"\b{name_at}(?:\s+(?:{_BETWEEN})){{0,2}}\s+(?:{_SAYS})\b", text)
+        if any(titled) or speaking:
+            found.add(name)
+    return found
 
 
 def states_value(question: str, text: str) -> bool:

@@ -126,3 +126,17 @@ def test_a_name_far_from_the_topic_is_not_the_answer() -> None:
         supporting_sentence("What is the name of Qatar's foreign ministry spokesman?", [far])
         is None
     )
+
+
+def test_a_name_asked_for_is_a_persons_name() -> None:
+    question = "What is the name of Hamas's chief negotiator at the Doha talks?"
+    # Places and groups are no answer to a name asked for...
+    assert not states_value(question, "Talks in the Qatari capital of Doha between Israel.")
+    # ...a full name, a titled one or one who speaks is.
+    assert states_value(question, "The negotiator is Basem Naim, who led the delegation.")
+    assert states_value(question, "Mr. Naim led the delegation.")
+    assert states_value(question, "Naim has even stated that the talks failed.")
+
+
+def test_who_may_be_answered_by_a_group() -> None:
+    assert states_value("Who seized the hostages?", "Hamas seized about 250 people.")
