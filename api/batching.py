@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from index.embedder import Embedder
+from index.embedder import Embedder, WrappingEmbedder
 
 __all__ = ["BatchingEmbedder"]
 
@@ -30,7 +30,7 @@ class _Pending:
         self.error: BaseException | None = None
 
 
-class BatchingEmbedder:
+class BatchingEmbedder(WrappingEmbedder):
     """An ``Embedder`` whose one-text calls from many threads share model calls.
 
     A caller that finds fewer than ``max_calls`` model calls running leads one: it embeds its
@@ -41,24 +41,12 @@ class BatchingEmbedder:
     def __init__(self, inner: Embedder, max_batch: int = 16, max_calls: int = 2) -> None:
         # 16: the most the embedder sends down its onnxruntime path (FAST_PATH_MAX_TEXTS).
         # 2: the cores of the target; more calls would only take turns on them.
-        self._inner = inner
+        super().__init__(inner)
         self._max_batch = max_batch
         self._max_calls = max_calls
         self._lock = threading.Lock()
         self._waiting: list[_Pending] = []
         self._running = 0
-
-    @property
-    def name(self) -> str:
-        return self._inner.name
-
-    @property
-    def dimension(self) -> int:
-        return self._inner.dimension
-
-    @property
-    def inner(self) -> Embedder:
-        return self._inner
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if len(texts) != 1:

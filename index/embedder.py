@@ -106,12 +106,11 @@ class SentenceTransformerEmbedder:
         return self if self._query_path is None else _QueryEmbedder(self, self._query_path)
 
 
-class _QueryEmbedder:
-    """Short batches through the int8 encoder, longer ones as ``inner`` embeds them."""
+class WrappingEmbedder:
+    """Base of an embedder around another, whose name and dimension it keeps."""
 
-    def __init__(self, inner: SentenceTransformerEmbedder, encoder: OnnxEncoder) -> None:
+    def __init__(self, inner: Embedder) -> None:
         self._inner = inner
-        self._encoder = encoder
 
     @property
     def name(self) -> str:
@@ -121,8 +120,20 @@ class _QueryEmbedder:
     def dimension(self) -> int:
         return self._inner.dimension
 
+    @property
+    def inner(self) -> Embedder:
+        return self._inner
+
+
+class _QueryEmbedder(WrappingEmbedder):
+    """Short batches through the int8 encoder, longer ones as ``inner`` embeds them."""
+
+    def __init__(self, inner: SentenceTransformerEmbedder, encoder: OnnxEncoder) -> None:
+        super().__init__(inner)
+        self._encoder = encoder
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        if texts and len(texts) <= self._inner.FAST_PATH_MAX_TEXTS:
+        if texts and len(texts) <= SentenceTransformerEmbedder.FAST_PATH_MAX_TEXTS:
             return self._encoder.encode(list(texts))
         return self._inner.embed(texts)
 

@@ -200,12 +200,10 @@ def _person_names(text: str) -> set[str]:
             found.add(name)
             continue
         name_at = re.escape(name)
-        titled = (
-            match.group(1).lower() in _TITLES
-            for match in re.finditer(rf"(\w+)\.?\s+{name_at}\b", text)
-        )
-        speaking = re.search(rf"\b{name_at}(?:\s+(?:{_BETWEEN})){{0,2}}\s+(?:{_SAYS})\b", text)
-        if any(titled) or speaking:
+        before = (m.group(1).lower() for m in re.finditer(rf"(\w+)\.?\s+{name_at}\b", text))
+        if any(word in _TITLES for word in before) or re.search(
+            rf"\b{name_at}(?:\s+(?:{_BETWEEN})){{0,2}}\s+(?:{_SAYS})\b", text
+        ):
             found.add(name)
     return found
 

@@ -178,14 +178,12 @@ class Pipeline:
         retrieval = self._retriever.retrieve(standalone, k, doc_ids)
         timings.update(retrieval.timings_ms)
         mark = time.perf_counter()
-        question_vector = None if self._own_question_vector else retrieval.query_vector
-        scored = self._scorer.score(standalone, question_vector, retrieval.hits)
+        scored = self._scored(standalone, retrieval)
         if lacks_focus(standalone, scored):
             # The counted thing is in none of the top passages ("how many months ..." where
             # only a later chunk says "15-month war"): look twice as deep before giving up.
             retrieval = self._retriever.retrieve(standalone, 2 * k, doc_ids)
-            question_vector = None if self._own_question_vector else retrieval.query_vector
-            scored = self._scorer.score(standalone, question_vector, retrieval.hits)
+            scored = self._scored(standalone, retrieval)
         passages = self._passages(standalone, scored)
         timings["select"] = _ms(mark)
 
@@ -282,6 +280,12 @@ class Pipeline:
         if sentence is not None:
             return [claim_of(sentence, passages)]
         return extract(question, scored, passages) if best_if_none else []
+
+    def _scored(self, question: str, retrieval: Retrieval) -> list[ScoredSentence]:
+        """The sentences of the hits, scored against the question's vector: the search's, or
+        the exact one when the search used the int8 copy."""
+        vector = None if self._own_question_vector else retrieval.query_vector
+        return self._scorer.score(question, vector, retrieval.hits)
 
     def _passages(self, question: str, scored: Sequence[ScoredSentence]) -> list[Passage]:
         """The prompt's passages; when sources differ on the figure asked, both are in."""
