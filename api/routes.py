@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import functools
+import time
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
@@ -23,6 +23,7 @@ from api.state import AppState
 from api.streaming import stream_answer
 from rag.errors import InputError, NotFoundError
 from rag.settings import Settings
+from rag.types import Hit
 
 __all__ = ["router"]
 
@@ -47,7 +48,8 @@ async def ask(body: AskRequest, request: Request, state: StateDep, chat: ChatDep
     if body.stream or "text/event-stream" in request.headers.get("accept", ""):
         return await stream_answer(state, chat, body, doc_ids)
 
-    def answer() -> AskResponse:
+    def answer() -> tuple[AskResponse, float]:
+        started = time.perf_counter()
         result = chat.ask(
             body.question,
             conversation_id=body.conversation_id,
@@ -55,14 +57,16 @@ async def ask(body: AskRequest, request: Request, state: StateDep, chat: ChatDep
             doc_ids=doc_ids,
         )
         state.metrics.observe_answer(result)
-        return AskResponse.from_answer(result)
+        return AskResponse.from_answer(result), time.perf_counter() - started
 
     deadline = state.settings.request_timeout_s
     reserve = min(_FALLBACK_S, deadline / 4)  # kept back for the extractive fallback
     future = state.queue.submit(answer)  # 503 at once when full
     try:
-        answered = await asyncio.wait_for(asyncio.wrap_future(future), timeout=deadline - reserve)
-        return _json(answered)
+        answered, seconds = await asyncio.wait_for(
+            asyncio.wrap_future(future), timeout=deadline - reserve
+        )
+        return _json(answered, timing=("answer", seconds))
     except TimeoutError:
         pass
     # Generation is too slow (or stuck in the queue): answer from the passages instead.
@@ -80,22 +84,32 @@ async def ask(body: AskRequest, request: Request, state: StateDep, chat: ChatDep
     except TimeoutError:
         raise ApiError(504, "timeout", "no answer within the request deadline") from None
     state.metrics.observe_answer(fallback)
-    return _json(AskResponse.from_answer(fallback))
+    seconds = fallback.timings_ms.get("total", 0.0) / 1000
+    return _json(AskResponse.from_answer(fallback), timing=("answer", seconds))
 
 
 @router.post("/search", response_model=SearchResponse, summary="Passages only, no LLM")
 async def search(body: SearchRequest, state: StateDep, pipeline: PipelineDep) -> Response:
     _check_text(body.query, "query", state.settings)
     doc_ids = _doc_ids(body.filters, state)
-    search = functools.partial(pipeline.search, body.query, top_k=body.top_k, doc_ids=doc_ids)
-    hits = await asyncio.get_running_loop().run_in_executor(state.searches, search)
-    return _json(SearchResponse(results=[SearchResult.from_hit(hit) for hit in hits]))
+
+    def search() -> tuple[list[Hit], float]:
+        started = time.perf_counter()
+        hits = pipeline.search(body.query, top_k=body.top_k, doc_ids=doc_ids)
+        return hits, time.perf_counter() - started
+
+    hits, seconds = await asyncio.get_running_loop().run_in_executor(state.searches, search)
+    results = [SearchResult.from_hit(hit) for hit in hits]
+    return _json(SearchResponse(results=results), timing=("search", seconds))
 
 
-def _json(body: BaseModel) -> Response:
-    """``body`` as JSON. Built here from a model that is already valid, FastAPI would validate
-    it once more against ``response_model`` first: ~0.1 ms of a search's HTTP overhead."""
-    return Response(body.model_dump_json(), media_type="application/json")
+def _json(body: BaseModel, *, timing: tuple[str, float]) -> Response:
+    """``body`` as JSON, with the engine's own time in a ``Server-Timing`` header (the
+    access middleware adds the whole request's). Built here from a model that is already
+    valid, FastAPI would validate it once more against ``response_model``: ~0.1 ms."""
+    name, seconds = timing
+    headers = {"Server-Timing": f"{name};dur={seconds * 1000:.2f}"}
+    return Response(body.model_dump_json(), media_type="application/json", headers=headers)
 
 
 def _check_text(text: str, field: str, settings: Settings) -> None:

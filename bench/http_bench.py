@@ -4,7 +4,8 @@
 
 Starts uvicorn in a subprocess (the real app over the seed index, the LLM faked), drives it
 from this process at concurrency 1, 4, 8 and 16 (a fixed number of requests, capped in time),
-then times the same pipeline in-process: HTTP overhead = HTTP p50 - pipeline p50.
+then, request by request at concurrency 1, HTTP overhead = client wall time - the engine's own
+time, which the server reports in its ``Server-Timing`` header.
 
 The load comes from a bare HTTP/1.1 keep-alive client on asyncio streams, as wrk would send it:
 httpx spent ~2.5 ms of CPU per request, close to half a core of the two the server is measured
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import http.client
 import json
 import os
 import socket
@@ -73,12 +73,6 @@ def start_server(root: Path, port: int, embedder: str, plain: bool) -> subproces
     raise SystemExit("the server was not ready within 180 s")
 
 
-def cpu_ms(pid: int) -> float:
-    """CPU time (user + system) a process has used so far, in ms (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
-
-
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
@@ -95,18 +89,24 @@ class Connection:
     async def open(cls, port: int) -> Connection:
         return cls(*await asyncio.open_connection("127.0.0.1", port))
 
-    async def request(self, method: str, path: str, body: dict | None = None) -> int:
-        """The response's status; its body is read and dropped."""
+    async def request(
+        self, method: str, path: str, body: dict | None = None
+    ) -> tuple[int, dict[str, str]]:
+        """The response's status and headers (names lowercased, repeats joined by ", "); its
+        body is read and dropped."""
         payload = json.dumps(body).encode() if body is not None else b""
         head = f"{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Length: {len(payload)}\r\n"
         kind = "Content-Type: application/json\r\n" if body is not None else ""
         self._writer.write(f"{head}{kind}\r\n".encode() + payload)
         lines = (await self._reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
-        headers = dict(line.lower().split(": ", 1) for line in lines[1:] if ": " in line)
+        headers: dict[str, str] = {}
+        for name, _, value in (line.partition(": ") for line in lines[1:] if ": " in line):
+            key = name.lower()
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
         if "content-length" not in headers:
             raise SystemExit(f"{path}: a response without Content-Length, which this client skips")
         await self._reader.readexactly(int(headers["content-length"]))
-        return int(lines[0].split()[1])
+        return int(lines[0].split()[1]), headers
 
     def close(self) -> None:
         self._writer.close()
@@ -129,7 +129,7 @@ async def drive(
             n = issued
             issued += 1
             sent = time.perf_counter()
-            status = await connection.request("POST", path, body(n))
+            status, _ = await connection.request("POST", path, body(n))
             latencies.append((time.perf_counter() - sent) * 1000)
             errors += status != 200
 
@@ -148,7 +148,7 @@ async def drive_get(port: int, path: str, total: int, cap_s: float) -> tuple[flo
     started = time.perf_counter()
     while len(latencies) < total and time.perf_counter() - started < cap_s:
         sent = time.perf_counter()
-        if await connection.request("GET", path) != 200:
+        if (await connection.request("GET", path))[0] != 200:
             raise SystemExit(f"GET {path} failed")
         latencies.append((time.perf_counter() - sent) * 1000)
     elapsed = time.perf_counter() - started
@@ -156,61 +156,47 @@ async def drive_get(port: int, path: str, total: int, cap_s: float) -> tuple[flo
     return len(latencies) / elapsed, latencies
 
 
-def overhead(
-    port: int, server_pid: int, root: Path, embedder_kind: str, runs: int
-) -> dict[str, tuple[float, float, float, float]]:
-    """The same pipeline as the server's, in-process, alternated with the same request over
-    HTTP so both see the same machine load. Per path, in ms: (HTTP p50, pipeline p50, server
-    CPU per request, pipeline CPU per call); CPU time is what contention disturbs least."""
-    from index.store import open_index
-    from rag.components import pipeline_over
-    from tests.api.conftest import api_settings
-    from tests.api.serve_fake import PacedLLM, _embedder
-
-    overrides = {"min_relevance": 0.3} if embedder_kind == "real" else {}
-    settings = api_settings(root, **overrides)
-    embedder = _embedder(embedder_kind, settings)
-    store = open_index(settings.index_dir, embedder)
-    pipeline = pipeline_over(store, embedder, PacedLLM(0.0), settings)
-    calls: dict[str, tuple[Callable[[str], object], Callable[[str], dict]]] = {
-        "/v1/search": (pipeline.search, lambda q: {"query": q, "top_k": 5}),
-        "/v1/ask": (pipeline.ask, lambda q: {"question": q}),
+async def overhead(port: int, runs: int) -> dict[str, tuple[float, float, float]]:
+    """What HTTP adds to the engine's own time, request by request at concurrency 1: the
+    server names the engine's time and the whole request's in ``Server-Timing``. Per path, in
+    ms: p50 of (client wall - engine), of (server's whole request - engine), and of the engine."""
+    bodies = {
+        "/v1/search": lambda q: {"query": q, "top_k": 5},
+        "/v1/ask": lambda q: {"question": q},
     }
-    result: dict[str, tuple[float, float, float, float]] = {}
-    client = http.client.HTTPConnection("127.0.0.1", port, timeout=60)  # keep-alive, lean
-    headers = {"Content-Type": "application/json"}
+    result: dict[str, tuple[float, float, float]] = {}
+    connection = await Connection.open(port)
     try:
-        for path, (call, body) in calls.items():
-            http_ms, pipe_ms = [], []
-            server_cpu = pipe_cpu = 0.0
+        for path, body in bodies.items():
+            added, in_server, engine = [], [], []
             for n in range(runs + 5):
-                query = QUERIES[n % len(QUERIES)]
-                cpu_before = cpu_ms(server_pid)
                 started = time.perf_counter()
-                client.request("POST", path, json.dumps(body(query)), headers)
-                response = client.getresponse()
-                response.read()
-                if response.status != 200:
-                    raise SystemExit(f"POST {path} answered {response.status}")
-                middle = time.perf_counter()
-                cpu_after = cpu_ms(server_pid)
-                thread_started = time.thread_time()
-                call(query)
-                ended = time.perf_counter()
+                status, headers = await connection.request(
+                    "POST", path, body(QUERIES[n % len(QUERIES)])
+                )
+                wall = (time.perf_counter() - started) * 1000
+                if status != 200:
+                    raise SystemExit(f"POST {path} answered {status}")
+                timings = server_timings(headers.get("server-timing", ""))
+                own = timings["search" if path == "/v1/search" else "answer"]
                 if n >= 5:  # warm-up
-                    http_ms.append((middle - started) * 1000)
-                    pipe_ms.append((ended - middle) * 1000)
-                    server_cpu += cpu_after - cpu_before
-                    pipe_cpu += (time.thread_time() - thread_started) * 1000
+                    added.append(wall - own)
+                    in_server.append(timings["app"] - own)
+                    engine.append(own)
             result[path] = (
-                statistics.median(http_ms),
-                statistics.median(pipe_ms),
-                server_cpu / runs,
-                pipe_cpu / runs,
+                statistics.median(added),
+                statistics.median(in_server),
+                statistics.median(engine),
             )
     finally:
-        client.close()
+        connection.close()
     return result
+
+
+def server_timings(header: str) -> dict[str, float]:
+    """``search;dur=5.12, app;dur=6.40`` -> {"search": 5.12, "app": 6.4}."""
+    parts = (part.strip().partition(";dur=") for part in header.split(",") if part.strip())
+    return {name: float(ms) for name, _, ms in parts}
 
 
 def main() -> None:
@@ -255,13 +241,10 @@ def main() -> None:
                     f"  p50 {percentile(lat, 50):7.2f} ms  p99 {percentile(lat, 99):7.2f} ms"
                     f"  errors {errors}  client {client_cores:.2f} cores"
                 )
-        measured = overhead(port, server.pid, root, args.embedder, runs=200)
-        for path, (http_p50, pipe_p50, server_cpu, pipe_cpu) in measured.items():
+        for path, (added, in_server, engine) in asyncio.run(overhead(port, runs=300)).items():
             print(
-                f"{path:11} c=1 alternated: wall p50 HTTP {http_p50:.2f} / pipeline "
-                f"{pipe_p50:.2f} ms -> overhead {http_p50 - pipe_p50:.2f} ms; CPU/request "
-                f"server {server_cpu:.2f} / pipeline {pipe_cpu:.2f} ms -> overhead "
-                f"{server_cpu - pipe_cpu:.2f} ms"
+                f"{path:11} c=1 HTTP overhead p50 {added:.2f} ms over the engine's {engine:.2f} ms"
+                f" (in the server {in_server:.2f} ms, the rest loopback and client)"
             )
     finally:
         server.terminate()

@@ -83,6 +83,21 @@ def test_search_returns_passages_without_the_llm(make_app: AppFactory) -> None:
     assert llm.calls == []
 
 
+def _timings(response: object) -> dict[str, float]:
+    header = response.headers["server-timing"]  # type: ignore[attr-defined]
+    parts = (part.strip().split(";dur=") for part in header.split(","))
+    return {name: float(ms) for name, ms in parts}
+
+
+def test_answers_tell_the_engines_time_and_the_whole_requests(client: TestClient) -> None:
+    searched = _timings(client.post("/v1/search", json={"query": "hostages released"}))
+    answered = _timings(client.post("/v1/ask", json={"question": "How long did phase one last?"}))
+
+    assert 0 < searched["search"] <= searched["app"]
+    assert 0 < answered["answer"] <= answered["app"]
+    assert set(_timings(client.get("/healthz"))) == {"app"}
+
+
 def test_streaming_sends_tokens_then_one_done_event(client: TestClient) -> None:
     with client.stream(
         "POST", "/v1/ask", json={"question": "How long did phase one last?", "stream": True}
