@@ -228,6 +228,32 @@ def question_parts(question: str) -> list[str]:
     return [part for part in parts if part] or [question]
 
 
+_WH_START = re.compile(r"(?:how|what|which|who|whom|when|where|why)\b", re.I)
+
+
+def sub_questions(question: str) -> list[str]:
+    """The questions to ask one at a time: those of ``question_parts`` when every part is a
+    wh-question ("Who announced it, and which government recalled its team?"), else none.
+
+    A part after a colon keeps what comes before it ("What figures do the reports give for
+    Gaza: how many deaths?"), which alone says what it is about; text that is not a question
+    ("Then, who is ...", an instruction beside the question) is never asked on its own.
+    """
+    asked = asked_part(question)
+    breaks = list(_PART_BREAK.finditer(asked))
+    if not breaks:
+        return []
+    spans = [0, *(m.end() for m in breaks)]
+    ends = [*(m.start() for m in breaks), len(asked)]
+    parts = [asked[a:b].strip(" ,;:?") for a, b in zip(spans, ends, strict=True)]
+    if not all(_WH_START.match(part) for part in parts):
+        return []
+    if breaks[0].group().lstrip().startswith(":"):
+        frame, parts = parts[0], parts[1:]
+        parts = [f"{frame}: {part}" for part in parts]
+    return [f"{part[0].upper()}{part[1:]}?" for part in parts] if len(parts) > 1 else []
+
+
 def carries_question_numbers(question: str, text: str) -> bool:
     """Whether ``text`` keeps the numbers the question is about ("the 60-day ceasefire"): an
     answer about another number's ceasefire is about something else. Years may be left out."""

@@ -17,6 +17,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from collections.abc import Generator as Steps
+from dataclasses import dataclass, replace
 
 from index.embedder import Embedder
 from rag.answer_kind import (
@@ -27,6 +28,7 @@ from rag.answer_kind import (
     expected_kind,
     question_parts,
     states_value,
+    sub_questions,
     supporting_sentence,
     topic_words,
 )
@@ -219,45 +221,117 @@ class Pipeline:
             yield answer.text
             return answer
 
+        parts = sub_questions(standalone)
+        if parts:
+            claims, passages, degraded = yield from self._answer_parts(parts, k, doc_ids, timings)
+            answer = finish(claims, degraded=degraded)
+            if answer.abstained:
+                yield answer.text
+            return answer
+
+        outcome = yield from self._generated(
+            standalone, scored, passages, timings, _StreamRenumber(len(passages))
+        )
+        if outcome.degraded:
+            answer = finish(outcome.claims, degraded=True)
+            yield ("\n\n" if outcome.streamed else "") + answer.text
+            return answer
+        if outcome.abstained:
+            return finish(abstained=True)
+        claims = outcome.claims + _other_parts(standalone, scored, passages, outcome.claims)
+        return finish(claims)
+
+    def _generated(
+        self,
+        question: str,
+        scored: Sequence[ScoredSentence],
+        passages: list[Passage],
+        timings: dict[str, float],
+        stream: _StreamRenumber | None = None,
+        *,
+        best_if_unanswered: bool = False,
+    ) -> Steps[str, None, _Outcome]:
+        """The model's answer from ``passages``, checked; streamed through ``stream`` if given.
+
+        A failing model never raises here: the best sentences answer instead, marked degraded.
+        When its answer answers nothing, the passages decide: a sentence stating the value asked
+        for, or else the best sentences if the model said nothing or ``best_if_unanswered``.
+        """
+        assert self._generator is not None
         mark = time.perf_counter()
         raw: list[str] = []
-        renumber = _StreamRenumber(len(passages))
         try:
-            messages = answer_messages(standalone, passages)
+            messages = answer_messages(question, passages)
             for delta in self._generator.complete(
                 messages, max_tokens=self._settings.answer_max_tokens
             ):
                 raw.append(delta)
-                if out := renumber.feed(delta):
+                if stream is not None and (out := stream.feed(delta)):
                     yield out
-            if out := renumber.flush():
+            if stream is not None and (out := stream.flush()):
                 yield out
         except (LLMError, OSError, RuntimeError, ValueError) as exc:
-            # Never an unhandled error: the best sentences answer instead, marked degraded.
             log.warning("LLM failed (%s: %s); answering extractively", type(exc).__name__, exc)
-            timings["generate"] = _ms(mark)
-            answer = finish(extract(standalone, scored, passages), degraded=True)
-            yield ("\n\n" if raw else "") + answer.text
-            return answer
-        timings["generate"] = _ms(mark)
+            _add_ms(timings, "generate", mark)
+            claims = extract(question, scored, passages)
+            return _Outcome(claims, degraded=True, streamed=stream is not None and bool(raw))
+        _add_ms(timings, "generate", mark)
 
         mark = time.perf_counter()
-        checked = verify(strip_echoes("".join(raw), passages), passages, standalone)
-        timings["verify"] = _ms(mark)
-        claims = list(checked.claims)
+        checked = verify(strip_echoes("".join(raw), passages), passages, question)
+        _add_ms(timings, "verify", mark)
         if checked.abstained:
-            return finish(abstained=True)  # the model said the passages don't hold it
+            return _Outcome([], abstained=True)  # the model said the passages don't hold it
+        claims = list(checked.claims)
         # Nothing it said is in the passages (a restatement the checks drop, or an answer from
         # elsewhere), or nothing it said answers the question: the passages decide.
-        if not _answers(standalone, claims, passages) or off_target(standalone, claims, passages):
-            silent = not "".join(raw).strip()
-            claims = self._without_the_model(standalone, scored, passages, best_if_none=silent)
+        if not _answers(question, claims, passages) or off_target(question, claims, passages):
+            best = best_if_unanswered or not "".join(raw).strip()
+            claims = self._without_the_model(question, scored, passages, best_if_none=best)
             if not claims:
                 # It had the passages and found nothing on this question in them.
-                return finish(abstained=True)
-        claims += _missing_figures(standalone, scored, passages, claims)
-        claims += _other_parts(standalone, scored, passages, claims)
-        return finish(claims)
+                return _Outcome([], abstained=True)
+        claims += _missing_figures(question, scored, passages, claims)
+        return _Outcome(claims)
+
+    def _answer_parts(
+        self,
+        parts: Sequence[str],
+        k: int,
+        doc_ids: Sequence[str] | None,
+        timings: dict[str, float],
+    ) -> Steps[str, None, tuple[list[Claim], list[Passage], bool]]:
+        """A question in several parts, each asked on its own with the passages chosen for it.
+
+        A small model given "how long was phase one, and how long was the proposal?" tends to
+        give the first figure twice; asked one at a time it gets each. Passages are numbered
+        across the parts (one shown to two parts is one citation), and each part's answer is
+        streamed as it is checked, so the stream is the final text.
+        """
+        passages: list[Passage] = []
+        claims: list[Claim] = []
+        degraded = False
+        shown = ""
+        for part in parts:
+            retrieval = self._retriever.retrieve(part, k, doc_ids)
+            scored = self._scored(part, retrieval)
+            if not self._relevant(retrieval, scored):
+                continue
+            own = self._passages(part, scored)
+            # The whole question was found relevant: a part the model only restates is
+            # answered by its best sentences rather than left out.
+            outcome = yield from self._generated(
+                part, scored, own, timings, best_if_unanswered=True
+            )
+            if outcome.abstained or not outcome.claims:
+                continue
+            degraded |= outcome.degraded
+            numbers = {p.n: _numbered_in(passages, p) for p in own}
+            claims += [replace(c, cited=tuple(numbers[n] for n in c.cited)) for c in outcome.claims]
+            text, _ = render(claims, passages)
+            yield text[len(shown) :]
+            shown = text
+        return claims, passages, degraded
 
     def _without_the_model(
         self,
@@ -303,6 +377,25 @@ class Pipeline:
             return False
         best = max(s.similarity + 0.25 * s.overlap for s in scored)
         return best >= self._settings.min_relevance
+
+
+@dataclass
+class _Outcome:
+    """What one model call came to: checked claims, an abstention, or the extractive fallback."""
+
+    claims: list[Claim]
+    abstained: bool = False
+    degraded: bool = False
+    streamed: bool = False  # some of the failed model's text was already streamed
+
+
+def _numbered_in(passages: list[Passage], passage: Passage) -> int:
+    """``passage``'s number in ``passages``, appending it (renumbered) if it isn't there yet."""
+    for known in passages:
+        if (known.doc_id, known.start, known.end) == (passage.doc_id, passage.start, passage.end):
+            return known.n
+    passages.append(replace(passage, n=len(passages) + 1))
+    return len(passages)
 
 
 def _answers(question: str, claims: Sequence[Claim], passages: Sequence[Passage]) -> bool:
@@ -406,3 +499,7 @@ class _StreamRenumber:
 
 def _ms(since: float) -> float:
     return (time.perf_counter() - since) * 1000
+
+
+def _add_ms(timings: dict[str, float], step: str, since: float) -> None:
+    timings[step] = timings.get(step, 0.0) + _ms(since)

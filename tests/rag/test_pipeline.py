@@ -260,6 +260,51 @@ def test_each_part_of_a_question_in_parts_gets_its_sentence(make_pipeline: MakeP
     assert HARBOUR.text[added.start : added.end] == added.text  # exact, like every citation
 
 
+def test_each_part_of_a_question_in_parts_is_asked_on_its_own(
+    make_pipeline: MakePipeline, small_store: IndexStore
+) -> None:
+    llm = ScriptedLLM(
+        citing("The first phase lasted 42 days [{n}].", "42 days"),
+        citing("The harbour reopened on Monday [{n}].", "reopened on Monday"),
+    )
+    stream = make_pipeline(llm).stream(
+        "How long did the first phase of the truce last, and when did the harbour reopen?"
+    )
+    streamed = "".join(stream)
+    answer = stream.answer
+    asked = [re.search(r"<question>(.*)</question>", c[-1].content).group(1) for c in llm.calls]  # type: ignore[union-attr]
+    assert asked == [
+        "How long did the first phase of the truce last?",
+        "When did the harbour reopen?",
+    ]
+    assert answer.text == "The first phase lasted 42 days [1]. The harbour reopened on Monday [2]."
+    assert streamed == answer.text  # each part is streamed once it is checked
+    assert [c.doc_id for c in answer.citations] == ["truce-march", "harbour-news"]
+    assert_offsets_valid(answer, small_store)
+
+
+def test_a_part_the_model_only_restates_is_answered_by_its_best_sentence(
+    make_pipeline: MakePipeline,
+) -> None:
+    llm = ScriptedLLM(
+        citing("The first phase lasted 42 days [{n}].", "42 days"),
+        "The harbour reopened [1].",
+    )
+    answer = make_pipeline(llm).ask(
+        "How long did the first phase of the truce last, and when did the harbour reopen?"
+    )
+    assert "42 days" in answer.text and "reopened on Monday" in answer.text
+
+
+def test_a_question_in_parts_that_no_part_answers_abstains(make_pipeline: MakePipeline) -> None:
+    llm = ScriptedLLM("The articles don't say.")
+    answer = make_pipeline(llm).ask(
+        "How long did the first phase of the truce last, and when did the harbour reopen?"
+    )
+    assert answer.abstained and answer.text == ABSTAIN_TEXT and not answer.citations
+    assert len(llm.calls) == 2
+
+
 def test_a_count_question_counts_its_head_noun() -> None:
     from rag.extractive import focus_words
 
