@@ -10,8 +10,8 @@ from rag.answer_kind import (
     carries_question_numbers,
     expected_kind,
     question_parts,
-    sub_questions,
     states_value,
+    sub_questions,
     supporting_sentence,
     topic_words,
 )
