@@ -31,6 +31,7 @@ _FOCUS = re.compile(r"\b(?:how (?:many|much)|number of|amount of)\s+((?:[\w’'-
 _SAME_MEANING = 0.7
 _YEAR = re.compile(r"^(1[89]|20)\d\d$")
 _PERSISTENCE = frozenset(["still", "remain", "remains", "remaining", "left", "currently", "now"])
+_INNER_NAME = re.compile(r"(?<=[\w,;] )[A-Z][\w’'-]+")  # a capitalised word not opening a sentence
 _QUESTION_WORDS = frozenset(["many", "much", "number", "amount"])
 _VERBS = frozenset(
     [
@@ -167,30 +168,36 @@ def conflicting_sentences(
     if figures_of is None:
         return []
     focus = focus_words(question)
+    predicate = _predicate(question, focus) if focus else set()
     per_doc: dict[str, tuple[ScoredSentence, set[str]]] = {}
     for sentence in scored:  # best first, so the first per document is its best
         if sentence.doc_id in per_doc:
             continue
         figures = figures_of(sentence.text)
-        if figures:
-            per_doc[sentence.doc_id] = (sentence, figures)
+        if not figures:
+            continue
+        if per_doc and predicate and not predicate & _predicate(sentence.text, set()):
+            continue  # a count of the same thing, but about something else (released, seized)
+        per_doc[sentence.doc_id] = (sentence, figures)
     answers = list(per_doc.values())
     if len(answers) < 2:
         return []
     top = answers[0][0].similarity
     chosen = [answers[0][0]]
     covered = set(answers[0][1])
-    predicate = _predicate(question, focus) if focus else set()
     for sentence, figures in answers[1:]:
         if sentence.similarity < top - margin or figures & covered:
             continue
-        if predicate and not predicate & _predicate(sentence.text, set()):
-            continue  # a count of the same thing, but about something else (released, seized)
         chosen.append(sentence)
         covered |= figures
         if len(chosen) == 3:
             break
     return chosen if len(chosen) > 1 else []
+
+
+def asks_for_figure(question: str) -> bool:
+    """Whether the question asks for a count or a duration, where sources may disagree."""
+    return _figures_asked(question) is not None
 
 
 def _figures_asked(question: str) -> Callable[[str], set[str]] | None:
@@ -212,8 +219,12 @@ def _figures_asked(question: str) -> Callable[[str], set[str]] | None:
 
 def _predicate(text: str, focus: set[str]) -> set[str]:
     """What is said about the counted thing: content words, with "still"/"remain"/"left" as one."""
+    # Names are where, not what: "remain in Gaza" and "aid delivery to Gaza" say different things.
+    names = {w.lower() for w in _INNER_NAME.findall(text)}
     out = set()
     for word in words(text):
+        if word in names:
+            continue
         if word in _PERSISTENCE:
             out.add("still")
         elif word not in STOPWORDS and not word[0].isdigit() and len(word) > 1:

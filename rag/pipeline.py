@@ -36,6 +36,7 @@ from rag.citations import Claim, render, verify
 from rag.context import Passage, ScoredSentence, SentenceScorer, passage_from, select_passages
 from rag.errors import InputError, LLMError
 from rag.extractive import (
+    asks_for_figure,
     claim_of,
     conflicting_sentences,
     extract,
@@ -186,7 +187,8 @@ class Pipeline:
             # only a later chunk says "15-month war"): look twice as deep before giving up.
             retrieval = self._retriever.retrieve(standalone, 2 * k, doc_ids)
             scored = self._scored(standalone, retrieval)
-        passages = self._passages(standalone, scored)
+        pool = self._pool(standalone, scored, k, doc_ids)
+        passages = self._passages(standalone, scored, pool)
         timings["select"] = _ms(mark)
 
         def finish(
@@ -216,6 +218,7 @@ class Pipeline:
             # or not at all; any other question by the best sentences.
             untyped = expected_kind(asked_part(standalone)) is Kind.OTHER
             claims = self._without_the_model(standalone, scored, passages, best_if_none=untyped)
+            claims += _missing_figures(standalone, pool, passages, claims)
             claims += _other_parts(standalone, scored, passages, claims)
             answer = finish(claims)
             yield answer.text
@@ -230,7 +233,7 @@ class Pipeline:
             return answer
 
         outcome = yield from self._generated(
-            standalone, scored, passages, timings, _StreamRenumber(len(passages))
+            standalone, scored, passages, timings, _StreamRenumber(len(passages)), pool=pool
         )
         if outcome.degraded:
             answer = finish(outcome.claims, degraded=True)
@@ -249,6 +252,7 @@ class Pipeline:
         timings: dict[str, float],
         stream: _StreamRenumber | None = None,
         *,
+        pool: Sequence[ScoredSentence] = (),
         best_if_unanswered: bool = False,
     ) -> Steps[str, None, _Outcome]:
         """The model's answer from ``passages``, checked; streamed through ``stream`` if given.
@@ -274,6 +278,7 @@ class Pipeline:
             log.warning("LLM failed (%s: %s); answering extractively", type(exc).__name__, exc)
             _add_ms(timings, "generate", mark)
             claims = extract(question, scored, passages)
+            claims += _missing_figures(question, pool or scored, passages, claims)
             return _Outcome(claims, degraded=True, streamed=stream is not None and bool(raw))
         _add_ms(timings, "generate", mark)
 
@@ -291,7 +296,7 @@ class Pipeline:
             if not claims:
                 # It had the passages and found nothing on this question in them.
                 return _Outcome([], abstained=True)
-        claims += _missing_figures(question, scored, passages, claims)
+        claims += _missing_figures(question, pool or scored, passages, claims)
         return _Outcome(claims)
 
     def _answer_parts(
@@ -317,11 +322,12 @@ class Pipeline:
             scored = self._scored(part, retrieval)
             if not self._relevant(retrieval, scored):
                 continue
-            own = self._passages(part, scored)
+            pool = self._pool(part, scored, k, doc_ids)
+            own = self._passages(part, scored, pool)
             # The whole question was found relevant: a part the model only restates is
             # answered by its best sentences rather than left out.
             outcome = yield from self._generated(
-                part, scored, own, timings, best_if_unanswered=True
+                part, scored, own, timings, pool=pool, best_if_unanswered=True
             )
             if outcome.abstained or not outcome.claims:
                 continue
@@ -361,10 +367,27 @@ class Pipeline:
         vector = None if self._own_question_vector else retrieval.query_vector
         return self._scorer.score(question, vector, retrieval.hits)
 
-    def _passages(self, question: str, scored: Sequence[ScoredSentence]) -> list[Passage]:
-        """The prompt's passages; when sources differ on the figure asked, both are in."""
+    def _pool(
+        self,
+        question: str,
+        scored: list[ScoredSentence],
+        k: int,
+        doc_ids: Sequence[str] | None,
+    ) -> list[ScoredSentence]:
+        """Where to look for sources disagreeing on the count or duration asked: three times
+        as deep as the answer's passages, since a later report's figure ("about 50 hostages
+        are still held") often ranks below the earlier reports that agree with each other."""
+        if not asks_for_figure(question):
+            return scored
+        return self._scored(question, self._retriever.retrieve(question, 3 * k, doc_ids))
+
+    def _passages(
+        self, question: str, scored: Sequence[ScoredSentence], pool: Sequence[ScoredSentence]
+    ) -> list[Passage]:
+        """The prompt's passages; when sources in ``pool`` differ on the figure asked, each
+        one's figure is in."""
         budget = self._settings.context_tokens
-        conflicts = conflicting_sentences(question, scored)
+        conflicts = conflicting_sentences(question, pool)
         return select_passages(scored, budget, text_of=self._text_of, required=conflicts)
 
     def _text_of(self, doc_id: str, start: int, end: int) -> str | None:

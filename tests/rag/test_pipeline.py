@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import pytest
 
@@ -11,7 +12,7 @@ from index.store import IndexStore
 from rag.citations import Claim
 from rag.context import Passage, ScoredSentence
 from rag.errors import InputError, LLMTimeoutError
-from rag.extractive import off_target
+from rag.extractive import conflicting_sentences, off_target
 from rag.prompt import ABSTAIN_TEXT, load_prompt
 from rag.types import Answer, Message
 from tests.fakes import FailingLLM, ScriptedLLM
@@ -168,6 +169,28 @@ def test_differing_figures_are_both_given_with_their_sources(
     assert "50" in answer.text and "24" in answer.text
     assert {c.doc_id for c in answer.citations} == {"report-july", "truce-march"}
     assert_offsets_valid(answer, small_store)
+
+
+def test_a_differing_figure_ranked_below_the_answers_passages_is_still_given(
+    make_pipeline: MakePipeline,
+) -> None:
+    llm = ScriptedLLM(citing("As of March, 24 hostages are still alive [{n}].", "24 hostages"))
+    answer = make_pipeline(llm).ask("How many hostages are still held?", top_k=1)
+    assert "24" in answer.text and "50" in answer.text
+    assert {c.doc_id for c in answer.citations} == {"report-july", "truce-march"}
+
+
+def test_each_source_answers_with_its_sentence_saying_what_was_asked() -> None:
+    held = _sentence("Up to 24 hostages are still held in Gaza.", 0.8)
+    released = replace(
+        _sentence("The framework would see 28 hostages released in Gaza.", 0.7), doc_id="e"
+    )
+    remaining = replace(_sentence("About 50 hostages are still in captivity.", 0.6), doc_id="e")
+    conflicts = conflicting_sentences(
+        "How many hostages remain in Gaza?", [held, released, remaining]
+    )
+    # "Gaza" is where, not what: the release is not about hostages remaining.
+    assert conflicts == [held, remaining]
 
 
 def test_extraction_also_gives_both_figures(make_pipeline: MakePipeline) -> None:
