@@ -27,6 +27,7 @@ from rag.answer_kind import (
     covers,
     expected_kind,
     question_parts,
+    searched_part,
     states_value,
     sub_questions,
     supporting_sentence,
@@ -178,17 +179,18 @@ class Pipeline:
             standalone = self._rewriter.rewrite(question, history)
             timings["rewrite"] = _ms(started)
 
-        retrieval = self._retriever.retrieve(standalone, k, doc_ids)
+        query = searched_part(standalone)  # not what trails the question mark
+        retrieval = self._retriever.retrieve(query, k, doc_ids)
         timings.update(retrieval.timings_ms)
         mark = time.perf_counter()
-        scored = self._scored(standalone, retrieval)
-        if lacks_focus(standalone, scored):
+        scored = self._scored(query, retrieval)
+        if lacks_focus(query, scored):
             # The counted thing is in none of the top passages ("how many months ..." where
             # only a later chunk says "15-month war"): look twice as deep before giving up.
-            retrieval = self._retriever.retrieve(standalone, 2 * k, doc_ids)
-            scored = self._scored(standalone, retrieval)
-        pool = self._pool(standalone, scored, k, doc_ids)
-        passages = self._passages(standalone, scored, pool)
+            retrieval = self._retriever.retrieve(query, 2 * k, doc_ids)
+            scored = self._scored(query, retrieval)
+        pool = self._pool(query, scored, k, doc_ids)
+        passages = self._passages(query, scored, pool)
         timings["select"] = _ms(mark)
 
         def finish(
@@ -265,7 +267,7 @@ class Pipeline:
         mark = time.perf_counter()
         raw: list[str] = []
         try:
-            messages = answer_messages(question, passages)
+            messages = answer_messages(searched_part(question), passages)
             for delta in self._generator.complete(
                 messages, max_tokens=self._settings.answer_max_tokens
             ):
