@@ -36,6 +36,7 @@ class Kind(Enum):
     DATE = "date"
     DURATION = "duration"
     COUNT = "count"
+    REASON = "reason"
     OTHER = "other"
 
 
@@ -52,9 +53,17 @@ _KIND_PATTERNS = (  # the first that matches the question's opening wins
         r"\bwho(?:m|se)?\b|\bwhat is the name\b|\b(?:which|what) (?:\w+ ){0,2}(?:official|"
         r"spokesperson|spokesman|spokeswoman|minister|president|leader|envoy|person|man|woman)\b",
     ),
+    (Kind.REASON, r"\bwhy\b|\b(?:what|which) (?:\w+ )?(?:reason|reasons|cause|motive)\b"),
     # Last, so a specific pattern at the same place wins: "which facility ... when ..." asks
     # for a facility, not a date, and "did the talks produce ..." for yes or no.
     (Kind.OTHER, r"\b(?:what|which|why|how)\b|^(?:is|are|was|were|do|does|did|has|have|had|can)\b"),
+)
+# How a sentence gives a reason: "due to concerns about Hamas stealing food", "citing ...".
+_BECAUSE = re.compile(
+    r"\b(?:because|due to|owing to|citing|cited|amid|as a result of|in response to|in protest|"
+    r"in order to|for fear|on the grounds|(?:concerns?|fears?|worries) (?:about|over|that)|"
+    r"accus\w+|blam\w+|the reason)\b",
+    re.I,
 )
 _DATE_TEXT = """
     january february march april may june july august september october november december
@@ -156,6 +165,9 @@ def answer_values(text: str, question: str, kind: Kind | None = None) -> set[str
         person = kind is Kind.PERSON and _ASKS_FOR_A_PERSON.search(question) is not None
         names = _person_names(text) if person else _names(text)
         return {name for name in names if not content_words(name) <= asked}
+    if kind is Kind.REASON:
+        given = {m.lower() for m in _BECAUSE.findall(question)}
+        return {m.lower() for m in _BECAUSE.findall(text)} - given
     new = content_words(text) - asked
     return new if len(new) >= 2 else set()
 
@@ -210,10 +222,11 @@ def _person_names(text: str) -> set[str]:
 
 def states_value(question: str, text: str) -> bool:
     """Whether ``text`` gives a value of the kind the question asks for (always true for
-    questions of no definite kind): "Donald Trump's Middle East envoy." doesn't."""
+    questions of no definite kind, and for reasons, which a model may give in its own words):
+    "Donald Trump's Middle East envoy." doesn't."""
     question = asked_part(question)
     kind = expected_kind(question)
-    return kind is Kind.OTHER or bool(answer_values(text, question, kind))
+    return kind in (Kind.OTHER, Kind.REASON) or bool(answer_values(text, question, kind))
 
 
 _PART_BREAK = re.compile(
@@ -308,8 +321,9 @@ def supporting_sentence(
     one that carries most of the question's topic words and every number in it, and states a
     value (a name next to the topic, a date, a duration, a count) the question doesn't hold.
 
-    None for questions of no definite kind ("what", "why", yes/no): there a sentence about the
-    topic is no evidence that the articles answer it.
+    A "why" question's value is a reason: a sentence saying "because", "due to", "citing".
+    None for questions of no definite kind ("what", yes/no): there a sentence about the topic
+    is no evidence that the articles answer it.
     """
     question = asked_part(question)
     kind = expected_kind(question)

@@ -51,7 +51,7 @@ def sentence(text: str, title: str = "Talks") -> ScoredSentence:
         ("For how many days did the initial stage run?", Kind.DURATION),
         ("How many hostages remain?", Kind.COUNT),
         ("Which facility lost power when Israel cut the electricity?", Kind.OTHER),
-        ("Why did Israel sideline the aid network?", Kind.OTHER),
+        ("Why did Israel sideline the aid network?", Kind.REASON),
         ("Did the talks produce a ceasefire when they met?", Kind.OTHER),
     ],
     ids=lambda value: value if isinstance(value, str) else value.value,
@@ -151,8 +151,21 @@ def test_the_supporting_sentence_names_the_value_next_to_the_topic() -> None:
 def test_no_supporting_sentence_when_the_articles_lack_the_topic() -> None:
     sentences = [sentence("Qatar's foreign ministry said talks would resume on Monday.")]
     assert supporting_sentence("What is the name of Hamas's chief negotiator?", sentences) is None
-    # Of no definite kind: a sentence on the topic is no evidence of an answer.
+    # A sentence on the topic that gives no reason does not answer "why".
     assert supporting_sentence("Why did the talks resume?", sentences) is None
+
+
+def test_a_why_question_is_answered_by_a_sentence_giving_a_reason() -> None:
+    assert expected_kind("Why did Israel sideline the aid network?") is Kind.REASON
+    assert expected_kind("What reason did the envoy give for leaving?") is Kind.REASON
+    sentences = [
+        sentence("Israel sidelined the UN aid network last spring."),
+        sentence("Israel sidelined the UN aid network due to concerns about stolen food."),
+    ]
+    found = supporting_sentence("Why did Israel sideline the UN aid network?", sentences)
+    assert found is not None and "due to concerns" in found.text
+    # A reason the model words its own way still counts as an answer.
+    assert states_value("Why did Israel sideline the network?", "Hamas stole the food [1].")
 
 
 def test_a_name_far_from_the_topic_is_not_the_answer() -> None:
