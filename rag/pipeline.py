@@ -287,8 +287,9 @@ class Pipeline:
         mark = time.perf_counter()
         checked = verify(strip_echoes("".join(raw), passages), passages, question)
         _add_ms(timings, "verify", mark)
-        if checked.abstained:
-            return _Outcome([], abstained=True)  # the model said the passages don't hold it
+        if checked.abstained:  # the model said the passages don't hold it
+            plain = _stated_plainly(question, scored, passages)
+            return _Outcome(plain) if plain else _Outcome([], abstained=True)
         claims = list(checked.claims)
         # Nothing it said is in the passages (a restatement the checks drop, or an answer from
         # elsewhere), or nothing it said answers the question: the passages decide.
@@ -331,7 +332,7 @@ class Pipeline:
             outcome = yield from self._generated(
                 part, scored, own, timings, pool=pool, best_if_unanswered=True
             )
-            if outcome.abstained or not outcome.claims:
+            if not outcome.claims:
                 continue
             degraded |= outcome.degraded
             numbers = {p.n: _numbered_in(passages, p) for p in own}
@@ -421,6 +422,23 @@ def _numbered_in(passages: list[Passage], passage: Passage) -> int:
             return known.n
     passages.append(replace(passage, n=len(passages) + 1))
     return len(passages)
+
+
+def _stated_plainly(
+    question: str, scored: Sequence[ScoredSentence], passages: Sequence[Passage]
+) -> list[Claim]:
+    """When the model says the articles don't say who, where, when or how long: the shown
+    sentence that carries the question's topic and states such a value beside it, if any.
+
+    A 0.5B model abstains when the passage words it differently ("spokesperson Tommy Pigott"
+    for "which spokesman"). Counts and reasons are left to the model: a count of the thing
+    asked, about another event, is too easily taken for the answer.
+    """
+    if expected_kind(asked_part(question)) in (Kind.COUNT, Kind.REASON, Kind.OTHER):
+        return []
+    shown = [s for s in scored if passage_of(s, passages) is not None]
+    sentence = supporting_sentence(question, shown)
+    return [claim_of(sentence, passages)] if sentence is not None else []
 
 
 def _answers(question: str, claims: Sequence[Claim], passages: Sequence[Passage]) -> bool:
