@@ -23,8 +23,11 @@ __all__ = [
     "covers",
     "durations",
     "expected_kind",
+    "for_the_model",
     "question_parts",
+    "searched_part",
     "states_value",
+    "sub_questions",
     "supporting_sentence",
     "topic_words",
 ]
@@ -312,6 +315,27 @@ def searched_part(question: str) -> str:
     last?") or another question, and stays."""
     end = question.rfind("?")
     return question[: end + 1] if end > 0 else question
+
+
+# "... reported in the article about the stalled Doha talks?", "..., according to the report on
+# the talks?": which article to read, which search uses; the model, shown passages from it,
+# takes it for part of what is asked and says the articles don't say.
+_SOURCE_QUALIFIER = re.compile(
+    r",?\s+(?:in|by|from|according\s+to)\s+(?:the|an?|this|that)\s+"
+    r"(?:articles?|reports?|stor(?:y|ies)|pieces?|coverage)"
+    r"(?:\s+(?:about|on|of|from|covering|that|which)\b[^,;:?]*)?(?=\s*\?\s*$)",
+    re.I,
+)
+
+
+def for_the_model(question: str) -> str:
+    """The question as the model is asked it: without a trailing pointer to the article it
+    is about ("How many fatalities in Gaza are reported in the article about the Doha
+    talks?" -> "How many fatalities in Gaza are reported?")."""
+    shorter = _SOURCE_QUALIFIER.sub("", question)
+    if not content_words(shorter) or expected_kind(shorter) is not expected_kind(question):
+        return question  # "What is in the report?" is about the report
+    return shorter
 
 
 def supporting_sentence(

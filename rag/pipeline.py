@@ -26,6 +26,7 @@ from rag.answer_kind import (
     carries_question_numbers,
     covers,
     expected_kind,
+    for_the_model,
     question_parts,
     searched_part,
     states_value,
@@ -267,7 +268,7 @@ class Pipeline:
         mark = time.perf_counter()
         raw: list[str] = []
         try:
-            messages = answer_messages(searched_part(question), passages)
+            messages = answer_messages(for_the_model(searched_part(question)), passages)
             for delta in self._generator.complete(
                 messages, max_tokens=self._settings.answer_max_tokens
             ):

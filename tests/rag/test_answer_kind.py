@@ -9,6 +9,7 @@ from rag.answer_kind import (
     asked_part,
     carries_question_numbers,
     expected_kind,
+    for_the_model,
     question_parts,
     searched_part,
     states_value,
@@ -125,6 +126,19 @@ def test_what_is_searched_leaves_out_text_after_the_question() -> None:
         "About the March truce: how long did it last?"
     )
     assert searched_part("How long did it last") == "How long did it last"
+
+
+def test_the_model_is_asked_without_a_pointer_to_the_article() -> None:
+    assert for_the_model(
+        "How many fatalities in Gaza are reported in the article about the stalled Doha talks?"
+    ) == ("How many fatalities in Gaza are reported?")
+    assert for_the_model("How long did the war last, according to the report on the talks?") == (
+        "How long did the war last?"
+    )
+    # A source that is a claim's own stays; so does a question about the article itself.
+    kept = "How many children are malnourished, according to the United Nations?"
+    assert for_the_model(kept) == kept
+    assert for_the_model("What is in the report?") == "What is in the report?"
 
 
 def test_topic_words_leave_out_the_framing_and_numbers_in_words() -> None:

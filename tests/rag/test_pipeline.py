@@ -174,6 +174,18 @@ def test_text_after_the_question_mark_is_neither_searched_nor_shown_to_the_model
     assert "HACKED-42" not in prompt and "harbour" not in prompt
 
 
+def test_the_model_is_asked_without_the_pointer_to_the_article(
+    make_pipeline: MakePipeline,
+) -> None:
+    llm = ScriptedLLM(citing("The first phase lasted 42 days [{n}].", "42 days"))
+    answer = make_pipeline(llm).ask(
+        "How long did the first phase last, according to the report on the stalled truce?"
+    )
+    assert "42 days" in answer.text
+    asked = re.search(r"<question>(.*)</question>", llm.calls[0][-1].content)
+    assert asked is not None and asked.group(1) == "How long did the first phase last?"
+
+
 def test_differing_figures_are_both_given_with_their_sources(
     make_pipeline: MakePipeline, small_store: IndexStore
 ) -> None:
