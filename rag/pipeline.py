@@ -378,12 +378,12 @@ class Pipeline:
         k: int,
         doc_ids: Sequence[str] | None,
     ) -> list[ScoredSentence]:
-        """Where to look for sources disagreeing on the count or duration asked: three times
+        """Where to look for sources disagreeing on the count or duration asked: four times
         as deep as the answer's passages, since a later report's figure ("about 50 hostages
         are still held") often ranks below the earlier reports that agree with each other."""
         if not asks_for_figure(question):
             return scored
-        return self._scored(question, self._retriever.retrieve(question, 3 * k, doc_ids))
+        return self._scored(question, self._retriever.retrieve(question, 4 * k, doc_ids))
 
     def _passages(
         self, question: str, scored: Sequence[ScoredSentence], pool: Sequence[ScoredSentence]
