@@ -190,7 +190,8 @@ class Pipeline:
             # only a later chunk says "15-month war"): look twice as deep before giving up.
             retrieval = self._retriever.retrieve(query, 2 * k, doc_ids)
             scored = self._scored(query, retrieval)
-        pool = self._pool(query, scored, k, doc_ids)
+        relevant = self._relevant(retrieval, scored)
+        pool = self._pool(query, scored, k, doc_ids) if relevant else scored
         passages = self._passages(query, scored, pool)
         timings["select"] = _ms(mark)
 
@@ -212,7 +213,7 @@ class Pipeline:
                 standalone_question=standalone if history else None,
             )
 
-        if not self._relevant(retrieval, scored):
+        if not relevant:
             yield ABSTAIN_TEXT
             return finish(abstained=True)
 
@@ -359,10 +360,9 @@ class Pipeline:
         if focus_words(question):
             claims = extract(question, scored, passages)
             return [c for c in claims if carries_question_numbers(question, c.text)]
-        shown = [s for s in scored if passage_of(s, passages) is not None]
-        sentence = supporting_sentence(question, shown)
-        if sentence is not None:
-            return [claim_of(sentence, passages)]
+        supported = _supported(question, scored, passages)
+        if supported:
+            return supported
         return extract(question, scored, passages) if best_if_none else []
 
     def _scored(self, question: str, retrieval: Retrieval) -> list[ScoredSentence]:
@@ -437,6 +437,14 @@ def _stated_plainly(
     """
     if expected_kind(asked_part(question)) in (Kind.COUNT, Kind.REASON, Kind.OTHER):
         return []
+    return _supported(question, scored, passages)
+
+
+def _supported(
+    question: str, scored: Sequence[ScoredSentence], passages: Sequence[Passage]
+) -> list[Claim]:
+    """The shown sentence that covers the question's topic and states a value of the kind it
+    asks for (``supporting_sentence``), as a claim; none if no shown sentence does."""
     shown = [s for s in scored if passage_of(s, passages) is not None]
     sentence = supporting_sentence(question, shown)
     return [claim_of(sentence, passages)] if sentence is not None else []
