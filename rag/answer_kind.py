@@ -256,15 +256,13 @@ def sub_questions(question: str) -> list[str]:
     ("Then, who is ...", an instruction beside the question) is never asked on its own.
     """
     asked = asked_part(question)
-    breaks = list(_PART_BREAK.finditer(asked))
-    if not breaks:
+    first_break = _PART_BREAK.search(asked)
+    if first_break is None:
         return _per_target(asked)
-    spans = [0, *(m.end() for m in breaks)]
-    ends = [*(m.start() for m in breaks), len(asked)]
-    parts = [asked[a:b].strip(" ,;:?") for a, b in zip(spans, ends, strict=True)]
+    parts = question_parts(question)
     if not all(_WH_START.match(part) for part in parts):
         return []
-    if breaks[0].group().lstrip().startswith(":"):
+    if first_break.group().lstrip().startswith(":"):
         frame, parts = parts[0], parts[1:]
         parts = [f"{frame}: {part}" for part in parts]
     return [f"{part[0].upper()}{part[1:]}?" for part in parts] if len(parts) > 1 else []

@@ -27,6 +27,13 @@ def passage_number(messages: Sequence[Message], phrase: str) -> int:
     raise AssertionError(f"no passage with {phrase!r} in the prompt")
 
 
+def question_asked(messages: Sequence[Message]) -> str:
+    """The question as the prompt put it to the model, between its delimiters."""
+    found = re.search(r"<question>(.*)</question>", messages[-1].content)
+    assert found is not None, "no delimited question in the prompt"
+    return found.group(1)
+
+
 def citing(template: str, phrase: str) -> Callable[[Sequence[Message]], str]:
     """A model reply citing whichever passage carries ``phrase``."""
     return lambda messages: template.format(n=passage_number(messages, phrase))
@@ -182,8 +189,7 @@ def test_the_model_is_asked_without_the_pointer_to_the_article(
         "How long did the first phase last, according to the report on the stalled truce?"
     )
     assert "42 days" in answer.text
-    asked = re.search(r"<question>(.*)</question>", llm.calls[0][-1].content)
-    assert asked is not None and asked.group(1) == "How long did the first phase last?"
+    assert question_asked(llm.calls[0]) == "How long did the first phase last?"
 
 
 def test_differing_figures_are_both_given_with_their_sources(
@@ -320,7 +326,7 @@ def test_each_part_of_a_question_in_parts_is_asked_on_its_own(
     )
     streamed = "".join(stream)
     answer = stream.answer
-    asked = [re.search(r"<question>(.*)</question>", c[-1].content).group(1) for c in llm.calls]  # type: ignore[union-attr]
+    asked = [question_asked(call) for call in llm.calls]
     assert asked == [
         "How long did the first phase of the truce last?",
         "When did the harbour reopen?",
