@@ -208,10 +208,7 @@ class AppState:
         doc_ids: Sequence[str] | None,
     ) -> Answer:
         """The best-supported sentences, no LLM: what a user gets when generation is too slow."""
-        from rag.pipeline import Pipeline
-
-        retriever = self.require_pipeline().retriever
-        extractive = Pipeline(retriever, None, self.settings)
+        extractive = self.require_pipeline().extractive()
         chat = ChatEngine(lambda: extractive, self.conversations)
         answer = chat.ask(question, conversation_id=conversation_id, top_k=top_k, doc_ids=doc_ids)
         return replace(answer, degraded=True, model=EXTRACTIVE_MODEL)

@@ -1,10 +1,14 @@
 """Citations, verified: parse ``[n]`` markers, check each claim against its passage, renumber.
 
-A claim (one sentence of the answer) is supported by a set of passages when every number it
-states appears in them and at least ``SUPPORT_THRESHOLD`` of its content words not taken from
-the question do. Markers pointing at no passage are dropped; a claim whose cited passages do not
-support it gets the passage (or pair of passages) that does; a claim nothing supports is removed.
-Citations are renumbered 1..N in order of first use.
+A claim (one sentence of the answer) is supported by a set of passages when every fact it
+states, each number (digits or words) and each name (a capitalised word), occurs in them, and
+at least ``SUPPORT_THRESHOLD`` of its content words not taken from the question do. The facts
+are checked whether or not the question mentioned them: "The 2024 Super Bowl was won by
+Michael Jackson [1]" cites a passage with neither "2024" nor "Michael Jackson" and is dropped.
+A claim that only restates the question answers nothing and is dropped too. Markers pointing at
+no passage are dropped; a claim whose cited passages do not support it gets the passage (or
+pair of passages) that does; a claim nothing supports is removed. Citations are renumbered
+1..N in order of first use.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.context import Passage
-from rag.text import content_words, numbers, split_sentences
+from rag.text import content_words, facts, split_sentences, word_set
 from rag.types import Citation
 
 __all__ = [
@@ -98,12 +102,11 @@ def _numbers_in(text: str) -> list[int]:
 
 
 def support(claim: str, passage_text: str, question: str = "") -> float:
-    """How much of ``claim`` the passage states: 0 when a number is missing, else a word share."""
-    given = content_words(question)
-    passage_numbers = numbers(passage_text)
-    if not (numbers(claim) - numbers(question)) <= passage_numbers:
+    """How much of ``claim`` the passage states: 0 when a number or name of the claim is not
+    in it, else the share of the claim's content words beyond the question it carries."""
+    if not facts(claim) <= word_set(passage_text):
         return 0.0
-    new = content_words(claim) - given  # what the claim adds to the question
+    new = content_words(claim) - content_words(question)  # what the claim adds to the question
     if not new:  # a restated question ("The population of Gaza.") answers nothing
         return 0.0
     return len(new & content_words(passage_text)) / len(new)

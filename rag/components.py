@@ -74,12 +74,34 @@ def pipeline_over(
 ) -> Pipeline:
     """The pipeline over ``store``: it searches with ``embedder``'s query path (int8 unless
     ``settings.int8_queries`` is off; ``wrap_queries`` may wrap it, as the server batches
-    concurrent queries) and picks the prompt's sentences with its exact vectors."""
+    concurrent queries) and picks the prompt's sentences with its exact vectors. With a
+    ``generator`` the model answers, checked; without one (``extractive``) the passages do."""
     from index.embedder import query_embedder
+    from rag.answering import Check, Fallback, Generate, ModelAnswers, PassageAnswers
+    from rag.context import SentenceScorer
+    from rag.evidence import ChooseEvidence
     from rag.pipeline import Pipeline
     from rag.retrieval import HybridRetriever
+    from rag.rewrite import QuestionRewriter
 
     queries = query_embedder(embedder)
-    exact = embedder if queries is not embedder else None
     retriever = HybridRetriever(store, wrap_queries(queries) if wrap_queries else queries)
-    return Pipeline(retriever, generator, settings, exact)
+
+    def text_of(doc_id: str, start: int, end: int) -> str | None:
+        document = retriever.store.document(doc_id)  # the snapshot of the moment
+        return document.text[start:end] if document is not None else None
+
+    evidence = ChooseEvidence(
+        SentenceScorer(embedder, numeric_boost=settings.numeric_boost),
+        text_of,
+        budget_tokens=settings.context_tokens,
+        exact_vectors=queries is not embedder,
+    )
+    fallback = Fallback(passage_min_score=settings.passage_min_score)
+    answerer = (
+        ModelAnswers(Generate(generator, max_tokens=settings.answer_max_tokens), Check(), fallback)
+        if generator is not None
+        else PassageAnswers(fallback)
+    )
+    rewriter = QuestionRewriter(generator, use_llm=settings.rewrite_with_llm)
+    return Pipeline(retriever, evidence, answerer, settings, rewriter)

@@ -13,7 +13,6 @@ import re
 from collections.abc import Sequence
 
 from rag.errors import LLMError
-from rag.extractive import focus_words
 from rag.generation import Generator
 from rag.prompt import clean_question, rewrite_messages
 from rag.text import STOPWORDS, content_words, stem
@@ -32,6 +31,28 @@ _PRONOUN = re.compile(
     r"\b(?:it|its|they|them|their|those|these|that|this|he|him|his|she|her|there|then)\b", re.I
 )
 _TERM = re.compile(r"[A-Za-z][A-Za-z’'-]*|\d[\d,.]*")
+_FOCUS = re.compile(r"\b(?:how (?:many|much)|number of|amount of)\s+((?:[\w’'-]+\s*){1,3})", re.I)
+_VERBS = frozenset(
+    [
+        "are",
+        "is",
+        "were",
+        "was",
+        "do",
+        "does",
+        "did",
+        "have",
+        "has",
+        "had",
+        "will",
+        "would",
+        "could",
+        "can",
+        "remain",
+        "remained",
+        "still",
+    ]
+)
 
 
 def previous_question(history: Sequence[Message]) -> str | None:
@@ -113,3 +134,38 @@ class QuestionRewriter:
         ):
             return None
         return line
+
+
+def focus_words(question: str) -> set[str]:
+    """What a "how many" question counts: 'hostag' in "How many hostages remain?", and only the
+    head noun: 'soldie' in "How many Israeli soldiers ..." (a count of people in Israel is not
+    a count of Israeli soldiers); one per counted thing in "how many women and children"."""
+    match = _FOCUS.search(question)
+    if not match:
+        return set()
+    focus: set[str] = set()
+    for phrase in _counted_phrases(match.group(1)):
+        # The head noun: the plural when there is one ("hostages held", "Israeli soldiers"),
+        # otherwise the first word ("people lost").
+        plural = [word for word in phrase if word.lower().endswith("s") and len(word) > 3]
+        focus |= {w for w in content_words((plural or phrase)[0]) if not w.isdigit()}
+    return focus
+
+
+def _counted_phrases(words_after: str) -> list[list[str]]:
+    """What is counted, a phrase per thing ("kids and women": [kids], [women]), each up to two
+    words and stopping at a verb ("hostages remain")."""
+    phrases: list[list[str]] = [[]]
+    for word in words_after.split():
+        lowered = word.lower()
+        if lowered in _VERBS:
+            break
+        if lowered in ("and", "or"):
+            if not phrases[-1] or len(phrases) == 2:
+                break
+            phrases.append([])
+        elif len(phrases[-1]) < 2:
+            phrases[-1].append(word)
+        else:
+            break
+    return [phrase for phrase in phrases if phrase]

@@ -8,9 +8,12 @@ from dataclasses import dataclass
 __all__ = [
     "Span",
     "content_words",
+    "facts",
+    "names",
     "numbers",
     "split_sentences",
     "stem",
+    "word_set",
 ]
 
 # Words that carry no topic: question words, auxiliaries, pronouns, connectives.
@@ -115,14 +118,62 @@ def content_words(text: str) -> set[str]:
 
 
 def numbers(text: str) -> set[str]:
-    """The numbers a text states, digits and small number words alike, as canonical strings."""
+    """The numbers a text states, in digits or in words ("forty-two", "fifty-seven thousand"),
+    as canonical strings: "42 days" and "forty-two days" state the same number."""
     found = {_normalise_number(m) for m in _NUM.findall(text)}
-    for word in words(text):
-        for part in word.split("-"):
-            number = _NUMBER_WORDS.get(part)
-            if number is not None and number < 100:
-                found.add(str(number))
+    for match in _SPELLED.finditer(text):
+        found.add(str(_spelled_value(re.findall(r"[A-Za-z]+", match.group(0).lower()))))
     return found
+
+
+def _spelled_value(tokens: list[str]) -> int:
+    total = current = 0
+    for token in tokens:
+        value = _NUMBER_WORDS.get(token)
+        if value is None:  # "and" inside "one hundred and five"
+            continue
+        if value == 100:
+            current = max(current, 1) * 100
+        elif value >= 1000:
+            total += max(current, 1) * value
+            current = 0
+        else:
+            current += value
+    return total + current
+
+
+_NUMBER_WORD = "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True))
+_SPELLED = re.compile(rf"\b(?:{_NUMBER_WORD})(?:(?:[\s-]+|\s+and\s+)(?:{_NUMBER_WORD}))*\b", re.I)
+
+
+_CAPITALISED = re.compile(r"(?<![\w'’-])[A-Z][\w'’-]*")
+
+
+def names(text: str) -> set[str]:
+    """Words written with a capital that are not function words ("Witkoff", "March", "Qatar"),
+    lowercased and without a possessive: what a claim names. In a script without capitals
+    this is empty and the check rests on numbers."""
+    found: set[str] = set()
+    for match in _CAPITALISED.finditer(text):
+        name = _POSSESSIVE.sub("", match.group(0).lower().replace("’", "'"))
+        for word in name.split("-"):  # "Al-Thani" is found as the words "al" and "thani"
+            if len(word) > 1 and word not in STOPWORDS and not word[0].isdigit():
+                found.add(word)
+    return found
+
+
+def facts(text: str) -> set[str]:
+    """The checkable facts a text states: its numbers and the words it names."""
+    return numbers(text) | names(text)
+
+
+def word_set(text: str) -> set[str]:
+    """Every word and number of a text, lowercased, possessives dropped: where facts are
+    looked up."""
+    return {_POSSESSIVE.sub("", w) for w in words(text)} | numbers(text)
+
+
+_POSSESSIVE = re.compile(r"'s?$")
 
 
 def _normalise_number(token: str) -> str:

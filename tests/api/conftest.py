@@ -12,10 +12,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from index.store import open_index
-from rag.components import open_writer
+from rag.components import open_writer, pipeline_over
 from rag.generation import Generator
-from rag.pipeline import Pipeline
-from rag.retrieval import HybridRetriever
 from rag.settings import Settings
 from tests.fakes import HashEmbedder, ScriptedLLM, cite_first_passage
 
@@ -74,7 +72,7 @@ def make_app(tmp_path: Path, seed_index: Path) -> AppFactory:
         embedder = embedder or HashEmbedder()
         store = open_index(settings.index_dir, embedder)
         generator = llm if llm is not None else ScriptedLLM(cite_first_passage)
-        pipeline = Pipeline(HybridRetriever(store, embedder), generator, settings)
+        pipeline = pipeline_over(store, embedder, generator, settings)
         writer = open_writer(settings, embedder) if with_writer else None
         return create_app(settings, pipeline=pipeline, writer=writer)
 

@@ -19,8 +19,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from index.store import IndexStore
 from index.writer import IndexConfig, IndexWriter
-from rag.pipeline import Pipeline
-from rag.retrieval import HybridRetriever
+from rag.components import pipeline_over
 from rag.settings import Settings
 from rag.types import Message
 from tests.fakes import FakeSlack, HashEmbedder, ScriptedLLM
@@ -101,7 +100,7 @@ def slack_settings(tmp_path: Path, fake: FakeSlack, **overrides: object) -> Sett
 
 def open_app(seed_store, settings: Settings, llm: ScriptedLLM) -> TestClient:
     store, embedder = seed_store
-    pipeline = Pipeline(HybridRetriever(store, embedder), llm, settings)
+    pipeline = pipeline_over(store, embedder, llm, settings)
     return TestClient(create_app(settings, pipeline=pipeline))
 
 

@@ -17,9 +17,8 @@ from api.feedback import FeedbackStore, export
 from api.queue import GenerationQueue
 from api.slack import slack_router
 from rag.chat import ChatEngine
+from rag.components import pipeline_over
 from rag.conversations import ConversationStore
-from rag.pipeline import Pipeline
-from rag.retrieval import HybridRetriever
 from rag.types import Message
 from tests.api.slack_requests import (  # the *_fixture names register fixtures
     PHASE_ONE,
@@ -178,9 +177,7 @@ def test_the_router_mounts_on_any_app_and_shares_a_generation_queue(
 ) -> None:
     store, embedder = seed_store
     settings = slack_settings(tmp_path, fake_slack)
-    pipeline = Pipeline(
-        HybridRetriever(store, embedder), ScriptedLLM(reply_from_passages), settings
-    )
+    pipeline = pipeline_over(store, embedder, ScriptedLLM(reply_from_passages), settings)
     conversations = ConversationStore(tmp_path / "conversations.sqlite3")
     feedback = FeedbackStore(tmp_path / "votes.sqlite3")
     queue = GenerationQueue(capacity=4, workers=1)

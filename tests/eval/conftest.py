@@ -9,9 +9,9 @@ import pytest
 
 from index.store import IndexStore, open_index
 from index.writer import IndexConfig, IndexWriter
+from rag.components import pipeline_over
 from rag.generation import Generator
 from rag.pipeline import Pipeline
-from rag.retrieval import HybridRetriever
 from rag.settings import Settings
 from tests.fakes import HashEmbedder, ScriptedLLM, cite_first_passage
 
@@ -47,7 +47,7 @@ def make_pipeline(seed_store: IndexStore, tmp_path: Path) -> PipelineFactory:
 
     def make(llm: Generator | None = None, **overrides: object) -> Pipeline:
         generator = llm if llm is not None else ScriptedLLM(cite_first_passage)
-        retriever = HybridRetriever(seed_store, HashEmbedder())
-        return Pipeline(retriever, generator, eval_settings(tmp_path, **overrides))
+        settings = eval_settings(tmp_path, **overrides)
+        return pipeline_over(seed_store, HashEmbedder(), generator, settings)
 
     return make

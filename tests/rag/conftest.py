@@ -11,9 +11,9 @@ from index.loaders import make_document
 from index.store import IndexStore
 from index.types import Document
 from index.writer import IndexConfig, IndexWriter
+from rag.components import pipeline_over
 from rag.generation import Generator
 from rag.pipeline import Pipeline
-from rag.retrieval import HybridRetriever
 from rag.settings import Settings
 from tests.fakes import HashEmbedder
 
@@ -83,7 +83,8 @@ def make_pipeline(small_store: IndexStore) -> MakePipeline:
     def make(
         generator: Generator | None = None, store: IndexStore | None = None, **settings: object
     ) -> Pipeline:
-        retriever = HybridRetriever(store or small_store, HashEmbedder())
-        return Pipeline(retriever, generator, rag_settings(**settings))
+        return pipeline_over(
+            store or small_store, HashEmbedder(), generator, rag_settings(**settings)
+        )
 
     return make

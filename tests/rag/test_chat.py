@@ -14,9 +14,8 @@ from index.store import IndexStore
 from index.writer import IndexConfig, IndexWriter
 from rag.chat import ChatEngine, converse
 from rag.cli import app
+from rag.components import pipeline_over
 from rag.conversations import ConversationStore
-from rag.pipeline import Pipeline
-from rag.retrieval import HybridRetriever
 from rag.settings import Settings, get_settings
 from rag.types import Message
 from tests.fakes import HashEmbedder, ScriptedLLM
@@ -74,7 +73,7 @@ def llm() -> ScriptedLLM:
 def engine(seed_store: SeedStore, llm: ScriptedLLM, tmp_path: Path) -> Iterator[ChatEngine]:
     store, embedder = seed_store
     settings = settings_for(tmp_path)
-    pipeline = Pipeline(HybridRetriever(store, embedder), llm, settings)
+    pipeline = pipeline_over(store, embedder, llm, settings)
     conversations = ConversationStore(settings.state_dir / "conversations.sqlite3")
     yield ChatEngine(lambda: pipeline, conversations)
     conversations.close()
@@ -106,7 +105,8 @@ def test_new_starts_a_conversation_without_history(engine: ChatEngine, llm: Scri
     out: list[str] = []
     converse(engine, [PHASE_ONE, "/new", "and how many prisoners?"], out.append)
     assert any(line.startswith("(new conversation") for line in out)
-    assert "ceasefire" not in asked(llm).lower()
+    # Not made standalone: either asked as it is, or (matching nothing well) not asked at all.
+    assert len(llm.calls) == 1 or "ceasefire" not in asked(llm).lower()
 
 
 def test_a_rejected_question_is_reported_and_the_chat_goes_on(engine: ChatEngine) -> None:
@@ -121,7 +121,7 @@ def test_a_conversation_resumes_after_a_restart(
 ) -> None:
     store, embedder = seed_store
     settings = settings_for(tmp_path)
-    pipeline = Pipeline(HybridRetriever(store, embedder), llm, settings)
+    pipeline = pipeline_over(store, embedder, llm, settings)
     path = settings.state_dir / "conversations.sqlite3"
 
     first = ConversationStore(path)

@@ -9,9 +9,9 @@ import pytest
 
 from index.embedder import Embedder
 from index.writer import IndexWriter
+from rag.components import pipeline_over
 from rag.generation import Generator
 from rag.pipeline import Pipeline
-from rag.retrieval import HybridRetriever
 from rag.settings import LOCAL_MODEL
 from tests.rag.conftest import SEEDS, rag_settings
 
@@ -36,7 +36,7 @@ def seed_pipeline(
     index_dir: Path = tmp_path_factory.mktemp("real") / "index"
     store = IndexWriter(index_dir, real_embedder).build([SEEDS]).store
     settings = rag_settings(llm_model=LOCAL_MODEL, llm_timeout_s=600)
-    return Pipeline(HybridRetriever(store, real_embedder), local_generator, settings)
+    return pipeline_over(store, real_embedder, local_generator, settings)
 
 
 def test_the_length_of_phase_one(seed_pipeline: Pipeline) -> None:

@@ -19,8 +19,10 @@ def test_stream_yields_text_as_it_comes_then_the_answer(make_pipeline: MakePipel
     stream = make_pipeline(llm).stream(PHASE)
     deltas = list(stream)
     assert len(deltas) > 3  # word by word, not one block
-    assert "".join(deltas) == "The first phase lasted 42 days [1]."
-    assert stream.answer.text == "The first phase lasted 42 days [1]."
+    assert "".join(deltas).startswith("The first phase lasted 42 days [1].")
+    # The best sentence the checks add to the model's claim is streamed after it.
+    assert "".join(deltas) == stream.answer.text
+    assert stream.answer.text.endswith("lasted 42 days and ended in early March [1].")
     assert stream.answer.citations[0].doc_id == "truce-march"
 
 
@@ -103,7 +105,9 @@ def test_a_follow_up_is_answered_from_its_history(make_pipeline: MakePipeline) -
         Message("user", "Who is the envoy Steve Witkoff?"),
         Message("assistant", "Steve Witkoff is the envoy [1]."),
     ]
-    answer = make_pipeline(llm).ask("and how many hostages are still held?", history=history)
+    # The stand-in embedder scores the merged question lower than a real one would.
+    pipeline = make_pipeline(llm, min_relevance=0.5)
+    answer = pipeline.ask("and how many hostages are still held?", history=history)
     assert answer.standalone_question is not None
     assert answer.standalone_question.startswith("How many hostages are still held")
     assert "50" in answer.text
