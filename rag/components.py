@@ -85,7 +85,11 @@ def pipeline_over(
     from rag.rewrite import QuestionRewriter
 
     queries = query_embedder(embedder)
-    retriever = HybridRetriever(store, wrap_queries(queries) if wrap_queries else queries)
+    retriever = HybridRetriever(
+        store,
+        wrap_queries(queries) if wrap_queries else queries,
+        recency_weight=0.15 if settings.recency_boost else 0.0,
+    )
 
     def text_of(doc_id: str, start: int, end: int) -> str | None:
         document = retriever.store.document(doc_id)  # the snapshot of the moment
@@ -97,7 +101,7 @@ def pipeline_over(
         budget_tokens=settings.context_tokens,
         exact_vectors=queries is not embedder,
     )
-    fallback = Fallback(passage_min_score=settings.passage_min_score)
+    fallback = Fallback.from_settings(settings)
     answerer = (
         ModelAnswers(Generate(generator, max_tokens=settings.answer_max_tokens), Check(), fallback)
         if generator is not None

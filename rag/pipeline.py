@@ -91,7 +91,9 @@ class Pipeline:
     def extractive(self) -> Pipeline:
         """The same pipeline answering from the passages alone, as a failed model does: the
         best sentence of any question that passes the relevance gate (the deadline fallback)."""
-        fallback = Fallback(passage_min_score=self._settings.min_relevance)
+        fallback = Fallback.from_settings(
+            self._settings, passage_min_score=self._settings.min_relevance
+        )
         return Pipeline(
             self._retriever, self._evidence, PassageAnswers(fallback), self._settings,
             self._rewriter,
@@ -174,7 +176,9 @@ class Pipeline:
         self, text: str, standalone: str | None, evidence: Evidence, outcome: Outcome
     ) -> Answer:
         rendered, citations = (
-            (ABSTAIN_TEXT, ()) if outcome.abstained else render(outcome.claims, evidence.passages)
+            (ABSTAIN_TEXT, ())
+            if outcome.abstained
+            else render(outcome.claims, outcome.passages or evidence.passages)
         )
         return Answer(
             question=text,
