@@ -85,11 +85,7 @@ def pipeline_over(
     from rag.rewrite import QuestionRewriter
 
     queries = query_embedder(embedder)
-    retriever = HybridRetriever(
-        store,
-        wrap_queries(queries) if wrap_queries else queries,
-        recency_weight=0.15 if settings.recency_boost else 0.0,
-    )
+    retriever = HybridRetriever(store, wrap_queries(queries) if wrap_queries else queries)
 
     def text_of(doc_id: str, start: int, end: int) -> str | None:
         document = retriever.store.document(doc_id)  # the snapshot of the moment

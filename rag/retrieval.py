@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,11 +15,7 @@ from index.types import Chunk, Document
 from rag.text import content_words
 from rag.types import Hit
 
-__all__ = ["HybridRetriever", "Retrieval", "Store", "is_recency_question"]
-
-_RECENCY = re.compile(
-    r"\b(now|currently|current|latest|today|still|remain(?:s|ing)?|recent(?:ly)?|as of)\b", re.I
-)
+__all__ = ["HybridRetriever", "Retrieval", "Store"]
 
 
 class Store(Protocol):
@@ -53,11 +48,6 @@ class Retrieval:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
-def is_recency_question(question: str) -> bool:
-    """Questions about the present ("now", "still", "latest") prefer newer sources."""
-    return bool(_RECENCY.search(question))
-
-
 class HybridRetriever:
     """Dense + keyword search over an index snapshot, fused with reciprocal rank fusion.
 
@@ -73,7 +63,6 @@ class HybridRetriever:
         rrf_k: int = 20,
         dense_weight: float = 1.0,
         keyword_weight: float = 1.0,
-        recency_weight: float = 0.15,
         candidates: int = 20,
     ) -> None:
         self._store = store
@@ -81,7 +70,6 @@ class HybridRetriever:
         self._rrf_k = rrf_k
         self._dense_weight = dense_weight
         self._keyword_weight = keyword_weight
-        self._recency_weight = recency_weight
         self._candidates = candidates
 
     @property
@@ -157,12 +145,6 @@ class HybridRetriever:
             return documents[doc_id]
 
         fused = {cid: s / best for cid, s in scores.items()}
-        if self._recency_weight and is_recency_question(query):
-            dates: dict[int, str | None] = {}
-            for cid in fused:
-                doc = document(chunks[cid].doc_id)
-                dates[cid] = doc.published if doc else None
-            _boost_recent(fused, dates, self._recency_weight)
 
         hits: list[Hit] = []
         seen_groups: set[int] = set()
@@ -188,16 +170,6 @@ class HybridRetriever:
             if len(hits) >= k:
                 break
         return hits
-
-
-def _boost_recent(fused: dict[int, float], dates: dict[int, str | None], weight: float) -> None:
-    """Add up to ``weight`` to passages of newer documents (ISO dates sort as strings)."""
-    known = sorted({d for d in dates.values() if d})
-    if len(known) < 2:
-        return
-    for cid, date in dates.items():
-        if date:
-            fused[cid] += weight * known.index(date) / (len(known) - 1)
 
 
 def _coverage(query: str, hits: Sequence[Hit]) -> float:

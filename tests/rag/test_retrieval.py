@@ -1,11 +1,11 @@
-"""Hybrid retrieval over a real index: fusion, near-duplicates collapsed, filters, recency."""
+"""Hybrid retrieval over a real index: fusion, near-duplicates collapsed, filters."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from index.store import IndexStore
-from rag.retrieval import HybridRetriever, is_recency_question
+from rag.retrieval import HybridRetriever
 from tests.fakes import HashEmbedder
 from tests.rag.conftest import REPORT, TRUCE, article, build_store
 
@@ -56,15 +56,6 @@ def test_stage_timings_and_relevance_signals_are_reported(small_store: IndexStor
     assert {"embed", "dense", "keyword", "fusion", "retrieve"} <= set(result.timings_ms)
     assert 0.0 < result.best_dense <= 1.0
     assert result.keyword_coverage == 1.0
-
-
-def test_now_questions_prefer_newer_sources(tmp_path: Path) -> None:
-    old = article("old", "Old", "Officials say 24 hostages are held.", published="2025-03-01")
-    new = article("new", "New", "Officials say 50 hostages are held.", published="2025-07-01")
-    store = build_store(tmp_path / "index", [old, new], HashEmbedder())
-    retriever = HybridRetriever(store, HashEmbedder(), recency_weight=0.5)
-    assert is_recency_question("How many hostages are held now?")
-    assert retriever.search("How many hostages are held now?", k=2)[0].chunk.doc_id == "new"
 
 
 def test_use_store_swaps_the_snapshot(small_store: IndexStore, tmp_path: Path) -> None:
