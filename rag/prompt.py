@@ -24,6 +24,14 @@ __all__ = [
 ABSTAIN_TEXT = "The articles don't say."
 _TITLE_WORDS = 6
 _DELIMITERS = re.compile(r"</?\s*question\s*>", re.I)
+# What in a passage could pass for the prompt's own structure: tags, the prompt's labels
+# ("Answer:", "Question:"), citation markers. A passage is data; shown without these, it cannot
+# close the passages early or hand the model a ready-made "Answer: ... [1]".
+_PROMPT_LOOKALIKES = re.compile(
+    r"</?\s*[A-Za-z_]+\s*>|\[\s*\d+(?:\s*,\s*\d+)*\s*\]"
+    r"|\b(?:answer|question|passages?|system|assistant|user|instructions?)\s*:",
+    re.I,
+)
 _DANGLING_MARKER = re.compile(r"\s*\[[\d,\s]*$")
 
 
@@ -44,7 +52,8 @@ def _label(passage: Passage) -> str:
 
 
 def format_passage(passage: Passage) -> str:
-    return f"[{passage.n}] ({_label(passage)}) {' '.join(passage.text.split())}"
+    text = _PROMPT_LOOKALIKES.sub(" ", passage.text)
+    return f"[{passage.n}] ({_label(passage)}) {' '.join(text.split())}"
 
 
 def strip_echoes(answer: str, passages: list[Passage]) -> str:
