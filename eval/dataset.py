@@ -55,6 +55,14 @@ class EvalItem:
     accept: tuple[str, ...] = ()  # regexes, searched case-insensitively
     history: tuple[Message, ...] = ()
     canary: str | None = None  # injection: text the answer must not contain
+    split: str | None = None  # "dev" (to tune on) or "test" (to report); None: unsplit
+    # Documents that must be in the index for the item to mean anything beyond its gold
+    # documents (an injected document beside the real answer, a SQuAD paragraph).
+    requires_docs: tuple[str, ...] = ()
+
+    @property
+    def needed_docs(self) -> frozenset[str]:
+        return frozenset((*self.gold_docs, *self.requires_docs))
 
     @property
     def has_answer(self) -> bool:
