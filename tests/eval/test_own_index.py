@@ -194,3 +194,15 @@ def test_over_http_a_squad_file_needs_a_server_with_its_paragraphs(tmp_path: Pat
     engine = Engine(transport=mock_server({"001_e2ebf3ea3f42602b"}))
     with pytest.raises(InputError, match="lacks the documents every question needs"):
         evaluate(settings_in(tmp_path), options, echo=lambda _: None, engine=engine)
+
+
+def test_cli_names_a_bad_split_or_a_missing_squad_file_in_one_line(tmp_path: Path) -> None:
+    from tests.eval.test_compare import rag_eval
+
+    for args, message in [
+        (["--split", "train"], "unknown split 'train'"),
+        (["--dataset", "squad:absent.json"], "absent.json: no such SQuAD file"),
+    ]:
+        done = rag_eval(*args, cwd=tmp_path)
+        assert done.returncode == 1, done.stderr
+        assert done.stderr.strip().count("\n") == 0 and message in done.stderr, done.stderr
