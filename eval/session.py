@@ -85,7 +85,8 @@ def evaluate(
         kinds=options.kinds,
         limit=options.limit,
         corpus=options.corpus,
-        own_index=options.index_dir is None,
+        named_index=options.index_dir is not None,
+        over_http=bool(options.url) and target is None,
     )
 
     def show(result: ItemResult) -> None:

@@ -48,13 +48,17 @@ def resolve(
     kinds: Sequence[str] = (),
     limit: int | None = None,
     corpus: Sequence[Path] = (),
-    own_index: bool = True,
+    named_index: bool = False,
+    over_http: bool = False,
 ) -> EvalSet:
-    """The run's questions (filtered) and documents. ``own_index`` False means an index was
-    named explicitly (``--index-dir``): a news or JSONL eval then asks that index."""
+    """The run's questions (filtered) and documents. ``named_index`` (``--index-dir``): a news
+    or JSONL eval asks that index. ``over_http``: the server's index is asked, so the news
+    documents are not read (a SQuAD file's paragraphs still name what each question needs)."""
+    if named_index and corpus:
+        raise DatasetError("--corpus builds an index of the eval's own; --index-dir names one")
     squad_path = _squad_path(dataset)
     if squad_path is not None:
-        if not own_index or corpus:
+        if named_index or corpus:
             raise DatasetError(
                 "a SQuAD file is asked against an index of its own paragraphs; "
                 "--index-dir and --corpus do not apply"
@@ -64,9 +68,11 @@ def resolve(
         return EvalSet("squad", str(squad_path), tuple(items), squad.documents, squad=True)
     path = Path(dataset) if dataset else default_dataset_path()
     items = select_items(load_dataset(path), kinds=kinds, split=split, limit=limit)
+    if over_http:
+        return EvalSet("custom", str(path), tuple(items), None)
     if corpus:
         paths = list(corpus)
-    elif dataset is None and own_index:
+    elif dataset is None and not named_index:
         if not SEEDS_DIR.is_dir():
             raise DatasetError(
                 "the news eval indexes seeds/ beside its extra documents: run it in the "

@@ -143,7 +143,7 @@ def test_rag_eval_on_a_squad_file_reports_the_official_figures(tmp_path: Path, s
 def test_a_squad_file_takes_no_other_index(tmp_path: Path) -> None:
     path = write_tiny_squad(tmp_path)
     with pytest.raises(InputError, match="index of its own paragraphs"):
-        resolve(f"squad:{path}", own_index=False)
+        resolve(f"squad:{path}", named_index=True)
     with pytest.raises(InputError, match="no such SQuAD file"):
         resolve(f"squad:{tmp_path / 'absent.json'}")
 
@@ -164,8 +164,10 @@ def mock_server(documents: set[str]) -> httpx.MockTransport:
     return httpx.MockTransport(handle)
 
 
-@pytest.mark.usefixtures("in_project")
-def test_over_http_items_needing_documents_the_server_lacks_are_skipped(tmp_path: Path) -> None:
+def test_over_http_items_needing_documents_the_server_lacks_are_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no seeds/ here: the server's index is asked, not ours
     seeds = {path.stem for path in (ROOT / "seeds").glob("*.txt")}
     out = tmp_path / "report.json"
     options = EvalOptions(url="http://engine", kinds=["injection"], json_out=out)
