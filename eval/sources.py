@@ -1,8 +1,9 @@
 """Which questions an eval run asks, and which documents it asks them about.
 
-- no ``--dataset``: the packaged news set, over an index of its own built from ``seeds/`` (of
-  the folder the command runs in) plus ``eval/datasets/news_extra_docs.jsonl``, documents
-  that carry injected instructions; ``--index-dir`` evaluates an existing index instead;
+- no ``--dataset`` (or its path): the packaged news set, over an index of its own built from
+  ``seeds/`` (of the folder the command runs in) plus ``eval/datasets/news_extra_docs.jsonl``,
+  documents that carry injected instructions; ``--index-dir`` evaluates an existing index
+  instead;
 - ``squad:PATH``, or a path to a file shaped like SQuAD 2.0 JSON: its questions, over an
   index of its paragraphs;
 - any other path: an eval JSONL over the configured index, or over ``--corpus`` documents.
@@ -67,12 +68,13 @@ def resolve(
         items = select_items(squad.items, kinds=kinds, split=split, limit=limit)
         return EvalSet("squad", str(squad_path), tuple(items), squad.documents, squad=True)
     path = Path(dataset) if dataset else default_dataset_path()
+    news = path.resolve() == default_dataset_path().resolve()  # named or by default
     items = select_items(load_dataset(path), kinds=kinds, split=split, limit=limit)
     if over_http:
         return EvalSet("custom", str(path), tuple(items), None)
     if corpus:
         paths = list(corpus)
-    elif dataset is None and not named_index:
+    elif news and not named_index:
         if not SEEDS_DIR.is_dir():
             raise DatasetError(
                 "the news eval indexes seeds/ beside its extra documents: run it in the "
@@ -81,7 +83,7 @@ def resolve(
         paths = [SEEDS_DIR, extra_docs_path()]
     else:
         return EvalSet("custom", str(path), tuple(items), None)
-    name = "news" if dataset is None else "custom"
+    name = "news" if news else "custom"
     return EvalSet(name, str(path), tuple(items), load_corpus(paths))
 
 

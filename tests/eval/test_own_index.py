@@ -208,3 +208,16 @@ def test_cli_names_a_bad_split_or_a_missing_squad_file_in_one_line(tmp_path: Pat
         done = rag_eval(*args, cwd=tmp_path)
         assert done.returncode == 1, done.stderr
         assert done.stderr.strip().count("\n") == 0 and message in done.stderr, done.stderr
+
+
+@pytest.mark.usefixtures("in_project")
+def test_the_news_set_named_by_its_path_still_brings_its_documents(tmp_path: Path) -> None:
+    from eval.dataset import default_dataset_path
+
+    named = resolve(str(default_dataset_path()), split="dev")
+    assert named.name == "news" and named.documents is not None
+    assert {item.split for item in named.items} == {"dev"}
+    mine = tmp_path / "mine.jsonl"
+    mine.write_text(default_dataset_path().read_text(encoding="utf-8"), encoding="utf-8")
+    assert resolve(str(mine)).documents is None  # a copy of yours asks RAG_INDEX_DIR
+    assert resolve(None, named_index=True).documents is None
