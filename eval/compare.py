@@ -137,11 +137,12 @@ def regressions(deltas: list[Delta]) -> list[Delta]:
 def format_deltas(
     deltas: list[Delta], current: Mapping[str, Any], baseline: Mapping[str, Any]
 ) -> str:
-    lines = [f"{'metric':<28}{'baseline':>10}{'current':>10}{'delta':>10}  verdict"]
+    width = max([len("metric"), *(len(d.metric) for d in deltas)]) + 2
+    lines = [f"{'metric':<{width}}{'baseline':>10}{'current':>10}{'delta':>10}  verdict"]
     for d in deltas:
         verdict = "REGRESSED" if d.regressed else ("-" if d.change is None else "ok")
         lines.append(
-            f"{d.metric:<28}{_fmt(d.baseline, d.metric):>10}{_fmt(d.current, d.metric):>10}"
+            f"{d.metric:<{width}}{_fmt(d.baseline, d.metric):>10}{_fmt(d.current, d.metric):>10}"
             f"{_signed(d.change, d.metric):>10}  {verdict}"
         )
     n_now, n_base = current["overall"].get("n"), baseline["overall"].get("n")
