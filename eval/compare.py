@@ -11,6 +11,7 @@ from typing import Any
 from rag.errors import InputError
 
 __all__ = [
+    "SQUAD_TOLERANCES",
     "TOLERANCES",
     "Delta",
     "ReportError",
@@ -50,8 +51,24 @@ TOLERANCES: Mapping[str, Tolerance] = {
     "abstention_precision": _RATE,
     "abstention_recall": _RATE,
     "injection_resistance": Tolerance(0.0),  # every injection resisted is the bar
+    "token_f1": _RATE,
     "latency_p50_ms": _LATENCY,
     "latency_p95_ms": _LATENCY,
+}
+
+
+_POINTS = Tolerance(5.0)  # the official SQuAD figures are percentages
+SQUAD_TOLERANCES: Mapping[str, Tolerance] = {
+    "exact": _POINTS,
+    "f1": _POINTS,
+    "HasAns_exact": _POINTS,
+    "HasAns_f1": _POINTS,
+    "NoAns_exact": _POINTS,
+    "NoAns_f1": _POINTS,
+    "overall": _RATE,
+    "answerable_contains_gold": _RATE,
+    "unanswerable_abstained": _RATE,
+    "gold_paragraph_cited": _RATE,
 }
 
 
@@ -92,11 +109,23 @@ def load_report(path: Path) -> dict[str, Any]:
 
 
 def compare(current: Mapping[str, Any], baseline: Mapping[str, Any]) -> list[Delta]:
-    """Deltas of the overall metrics; a metric either side leaves undefined is shown, not judged."""
-    now, base = current["overall"], baseline["overall"]
+    """Deltas of the overall metrics, then of the SQuAD figures when both reports have them
+    (named ``squad.<key>``); a metric either side leaves undefined is shown, not judged."""
+    deltas = _section(current["overall"], baseline["overall"], TOLERANCES, "")
+    if isinstance(current.get("squad"), dict) and isinstance(baseline.get("squad"), dict):
+        deltas += _section(current["squad"], baseline["squad"], SQUAD_TOLERANCES, "squad.")
+    return deltas
+
+
+def _section(
+    now: Mapping[str, Any],
+    base: Mapping[str, Any],
+    tolerances: Mapping[str, Tolerance],
+    prefix: str,
+) -> list[Delta]:
     return [
-        Delta(metric, _number(base.get(metric)), _number(now.get(metric)), tolerance)
-        for metric, tolerance in TOLERANCES.items()
+        Delta(prefix + metric, _number(base.get(metric)), _number(now.get(metric)), tolerance)
+        for metric, tolerance in tolerances.items()
         if metric in base or metric in now
     ]
 
@@ -108,16 +137,24 @@ def regressions(deltas: list[Delta]) -> list[Delta]:
 def format_deltas(
     deltas: list[Delta], current: Mapping[str, Any], baseline: Mapping[str, Any]
 ) -> str:
-    lines = [f"{'metric':<28}{'baseline':>10}{'current':>10}{'delta':>10}  verdict"]
+    width = max([len("metric"), *(len(d.metric) for d in deltas)]) + 2
+    lines = [f"{'metric':<{width}}{'baseline':>10}{'current':>10}{'delta':>10}  verdict"]
     for d in deltas:
         verdict = "REGRESSED" if d.regressed else ("-" if d.change is None else "ok")
         lines.append(
-            f"{d.metric:<28}{_fmt(d.baseline, d.metric):>10}{_fmt(d.current, d.metric):>10}"
+            f"{d.metric:<{width}}{_fmt(d.baseline, d.metric):>10}{_fmt(d.current, d.metric):>10}"
             f"{_signed(d.change, d.metric):>10}  {verdict}"
         )
     n_now, n_base = current["overall"].get("n"), baseline["overall"].get("n")
     if n_now != n_base:
         lines.append(f"note: {n_now} questions now, {n_base} in the baseline; compare with care")
+    if current.get("split") != baseline.get("split"):
+        lines.append(
+            f"note: split {current.get('split') or 'all'} now, "
+            f"{baseline.get('split') or 'all'} in the baseline; compare with care"
+        )
+    if bool(current.get("squad")) != bool(baseline.get("squad")):
+        lines.append("note: only one of the reports is a SQuAD run; compare with care")
     return "\n".join(lines)
 
 

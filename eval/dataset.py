@@ -16,6 +16,7 @@ from rag.types import Message
 __all__ = [
     "ANSWERABLE_KINDS",
     "KINDS",
+    "SPLITS",
     "DatasetError",
     "EvalItem",
     "default_dataset_path",
@@ -36,6 +37,8 @@ KINDS = (
 )
 # Kinds whose items all carry an answer; injection items carry one only when they wrap a question.
 ANSWERABLE_KINDS = frozenset(KINDS) - {"unanswerable", "injection"}
+# "dev" items are the ones to tune on; "test" items are the ones reported.
+SPLITS = ("dev", "test")
 _ROLES = ("user", "assistant")
 
 
@@ -55,6 +58,14 @@ class EvalItem:
     accept: tuple[str, ...] = ()  # regexes, searched case-insensitively
     history: tuple[Message, ...] = ()
     canary: str | None = None  # injection: text the answer must not contain
+    split: str | None = None  # "dev" (to tune on) or "test" (to report); None: unsplit
+    # Documents that must be in the index for the item to mean anything beyond its gold
+    # documents (an injected document beside the real answer, a SQuAD paragraph).
+    requires_docs: tuple[str, ...] = ()
+
+    @property
+    def needed_docs(self) -> frozenset[str]:
+        return frozenset((*self.gold_docs, *self.requires_docs))
 
     @property
     def has_answer(self) -> bool:
@@ -101,13 +112,27 @@ def parse_dataset(lines: Iterable[str], *, source: str = "<dataset>") -> list[Ev
 
 
 def select_items(
-    items: Sequence[EvalItem], *, kinds: Sequence[str] = (), limit: int | None = None
+    items: Sequence[EvalItem],
+    *,
+    kinds: Sequence[str] = (),
+    split: str | None = None,
+    limit: int | None = None,
 ) -> list[EvalItem]:
-    """Items of the given kinds (all when empty), at most ``limit`` of them, in file order."""
+    """Items of the given kinds (all when empty) and split (all when None), at most ``limit``
+    of them, in file order."""
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown:
         raise DatasetError(f"unknown kind {unknown[0]!r}; kinds are: {', '.join(KINDS)}")
-    chosen = [item for item in items if not kinds or item.kind in kinds]
+    if split is not None:
+        if split not in SPLITS:
+            raise DatasetError(f"unknown split {split!r}; splits are: {', '.join(SPLITS)}")
+        if not any(item.split for item in items):
+            raise DatasetError(f"the dataset has no 'split' field to select {split!r} by")
+    chosen = [
+        item
+        for item in items
+        if (not kinds or item.kind in kinds) and (split is None or item.split == split)
+    ]
     return chosen[:limit] if limit is not None else chosen
 
 
@@ -132,8 +157,14 @@ def _parse_item(raw: Any, where: str) -> EvalItem:
     canary = raw.get("canary")
     if canary is not None and (not isinstance(canary, str) or not canary.strip()):
         raise DatasetError(f"{where}: 'canary' must be a non-empty string")
+    split = raw.get("split")
+    if split is not None and split not in SPLITS:
+        raise DatasetError(f"{where}: 'split' must be one of {', '.join(SPLITS)}")
+    requires = _strings(raw, "requires_docs", where, required=False)
 
-    item = EvalItem(item_id, question, kind, answers, gold_docs, accept, history, canary)
+    item = EvalItem(
+        item_id, question, kind, answers, gold_docs, accept, history, canary, split, requires
+    )
     _check_kind_rules(item, where)
     return item
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.scoring import ItemResult, Summary, summarize, summarize_by_kind
+from eval.squad_metrics import OFFICIAL_KEYS, OUR_KEYS, squad_summary
 
 __all__ = ["Report", "build_report", "format_table", "render_html", "write_html", "write_json"]
 
@@ -28,6 +29,7 @@ COLUMNS = (
     ("abstention_precision", "abst P"),
     ("abstention_recall", "abst R"),
     ("injection_resistance", "inject"),
+    ("token_f1", "F1"),
     ("latency_p50_ms", "p50 ms"),
     ("latency_p95_ms", "p95 ms"),
 )
@@ -40,6 +42,7 @@ CHARTED = (
     "citation_recall",
     "abstention_recall",
     "injection_resistance",
+    "token_f1",
 )
 
 
@@ -52,20 +55,39 @@ class Report:
     results: Sequence[ItemResult]
     model: str = ""
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    split: str | None = None  # the split asked for; None: every item
+    index: str | None = None  # the eval's own index folder, when it brought its documents
+    skipped: Sequence[Mapping[str, str]] = ()  # items not asked, each with its reason
+    squad: Mapping[str, float | int | None] | None = None  # official SQuAD 2.0 figures + ours
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        report: dict[str, Any] = {
             "dataset": self.dataset,
+            "split": self.split,
             "target": self.target,
+            "index": self.index,
             "model": self.model,
             "created_at": self.created_at,
             "overall": self.overall.as_dict(),
             "by_kind": {kind: s.as_dict() for kind, s in self.by_kind.items()},
-            "items": [r.as_dict() for r in self.results],
         }
+        if self.squad is not None:
+            report["squad"] = dict(self.squad)
+        report["skipped"] = [dict(s) for s in self.skipped]
+        report["items"] = [r.as_dict() for r in self.results]
+        return report
 
 
-def build_report(results: Sequence[ItemResult], *, dataset: str, target: str) -> Report:
+def build_report(
+    results: Sequence[ItemResult],
+    *,
+    dataset: str,
+    target: str,
+    split: str | None = None,
+    index: str | None = None,
+    skipped: Sequence[Mapping[str, str]] = (),
+    squad: bool = False,
+) -> Report:
     models = sorted({r.observation.model for r in results if r.observation.model})
     return Report(
         dataset=dataset,
@@ -74,6 +96,10 @@ def build_report(results: Sequence[ItemResult], *, dataset: str, target: str) ->
         by_kind=summarize_by_kind(results),
         results=results,
         model=", ".join(models),
+        split=split,
+        index=index,
+        skipped=skipped,
+        squad=squad_summary(results) if squad else None,
     )
 
 
@@ -96,12 +122,30 @@ def format_table(report: Mapping[str, Any]) -> str:
     lines = [_line(header, widths), "  ".join("-" * w for w in widths)]
     lines += [_line(row, widths) for row in body]
     overall = report["overall"]
+    split = f"; split {report['split']}" if report.get("split") else ""
     lines.append(
         f"answerable accuracy {_cell(overall.get('answer_accuracy_answerable'), 'rate')}; "
+        f"conflicting values {overall.get('conflicting', 0)}; "
         f"degraded {overall.get('degraded', 0)}; errors {overall.get('errors', 0)}; "
-        f"model {report.get('model') or '?'}; target {report.get('target', '?')}"
+        f"model {report.get('model') or '?'}; target {report.get('target', '?')}{split}"
     )
+    if report.get("squad"):
+        lines += _squad_lines(report["squad"])
+    if report.get("skipped"):
+        lines.append(f"skipped {len(report['skipped'])}: {report['skipped'][0]['reason']}")
     return "\n".join(lines)
+
+
+def _squad_lines(squad: Mapping[str, Any]) -> list[str]:
+    official = "  ".join(f"{key} {_official(squad.get(key))}" for key in OFFICIAL_KEYS)
+    ours = "  ".join(f"{key} {_cell(squad.get(key), 'rate')}" for key in OUR_KEYS)
+    return [f"SQuAD 2.0 (official, %): {official}", f"SQuAD 2.0 (ours): {ours}"]
+
+
+def _official(value: Any) -> str:
+    if value is None:
+        return "-"
+    return str(value) if isinstance(value, int) else f"{float(value):.2f}"
 
 
 def render_html(report: Mapping[str, Any]) -> str:
@@ -113,10 +157,12 @@ def render_html(report: Mapping[str, Any]) -> str:
     return _PAGE.format(
         title=escape(title),
         meta=escape(
-            f"{report.get('created_at', '')} · dataset {report.get('dataset', '')} · "
+            f"{report.get('created_at', '')} · dataset {report.get('dataset', '')}"
+            + (f" ({report['split']} split)" if report.get("split") else "")
+            + " · "
             f"target {report.get('target', '')} · {len(items)} questions, {len(misses)} missed"
         ),
-        summary=_summary_table(report),
+        summary=_summary_table(report) + _squad_table(report) + _skipped(report),
         charts="".join(_chart(report["by_kind"], key) for key in CHARTED),
         misses="".join(_item_block(i) for i in misses) or "<p>No misses.</p>",
         partial="".join(_item_block(i) for i in partial) or "<p>None.</p>",
@@ -155,6 +201,35 @@ def _summary_table(report: Mapping[str, Any]) -> str:
         f"<table><tr><th>kind</th>{head}</tr>{body}</table>"
         f"<p>Answer accuracy on answerable questions: <b>{accuracy}</b></p>"
     )
+
+
+def _squad_table(report: Mapping[str, Any]) -> str:
+    squad = report.get("squad")
+    if not squad:
+        return ""
+    official = "".join(
+        f"<tr><th>{escape(key)}</th><td>{_official(squad.get(key))}</td></tr>"
+        for key in OFFICIAL_KEYS
+    )
+    ours = "".join(
+        f"<tr><th>{escape(key)}</th><td>{_cell(squad.get(key), 'rate')}</td></tr>"
+        for key in OUR_KEYS
+    )
+    return (
+        "<h2>SQuAD 2.0</h2><p>Official figures (percent; an abstention is the empty "
+        "prediction):</p>"
+        f"<table>{official}</table><p>Ours (share of questions):</p><table>{ours}</table>"
+    )
+
+
+def _skipped(report: Mapping[str, Any]) -> str:
+    skipped = report.get("skipped") or []
+    if not skipped:
+        return ""
+    rows = "".join(
+        f"<li><code>{escape(s['id'])}</code>: {escape(s['reason'])}</li>" for s in skipped
+    )
+    return f"<h2>Not asked ({len(skipped)})</h2><ul>{rows}</ul>"
 
 
 def _chart(by_kind: Mapping[str, Mapping[str, Any]], key: str) -> str:
@@ -208,7 +283,8 @@ def _item_block(item: Mapping[str, Any]) -> str:
         f"retrieved: <code>{escape(_ranks(item['retrieved'][:5]))}</code></p>"
         f"<ul>{citations or '<li>no citations</li>'}</ul>"
         f"<p class=why>{escape('; '.join(verdict['reasons']) or 'miss')} "
-        f"· {item['latency_ms']:.0f} ms</p></section>"
+        + (f"· F1 {verdict['token_f1']:.2f} " if verdict.get("token_f1") is not None else "")
+        + f"· {item['latency_ms']:.0f} ms</p></section>"
     )
 
 

@@ -360,7 +360,11 @@ def feedback_export(
 @app.command("eval")
 def eval_command(
     dataset: Annotated[
-        Path | None, typer.Option(help="Eval JSONL (default: the packaged news.jsonl).")
+        str | None,
+        typer.Option(
+            help="Eval JSONL, or a SQuAD 2.0 JSON (squad:PATH, or a path shaped like one); "
+            "default: the packaged news set."
+        ),
     ] = None,
     url: Annotated[
         str | None, typer.Option(help="Evaluate a running server (http://host:port).")
@@ -371,14 +375,30 @@ def eval_command(
         Path | None,
         typer.Option("--compare", help="Baseline report; exit 1 when a metric regressed."),
     ] = None,
+    split: Annotated[
+        str | None, typer.Option(help="Only the 'dev' or the 'test' half of a split dataset.")
+    ] = None,
+    corpus: Annotated[
+        list[Path] | None,
+        typer.Option(help="Documents to ask about, in an index of the eval's own (repeatable)."),
+    ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N questions.")] = None,
     kinds: Annotated[
         str | None, typer.Option(help="Only these kinds, comma-separated (factoid,numeric).")
     ] = None,
     top_k: TopKOption = None,
-    index_dir: IndexDirOption = None,
+    index_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--index-dir", help="Ask this existing index instead of the eval's own (news, JSONL)."
+        ),
+    ] = None,
 ) -> None:
-    """Score the engine on the eval questions: retrieval, answers, citations, abstention."""
+    """Score the engine on the eval questions: retrieval, answers, citations, abstention.
+
+    The news set and SQuAD files are asked against an index of their own documents (built
+    once under the cache dir); a JSONL of yours asks RAG_INDEX_DIR unless --corpus is given.
+    """
     from eval.session import EvalOptions, evaluate
 
     options = EvalOptions(
@@ -390,9 +410,12 @@ def eval_command(
         limit=limit,
         kinds=[k.strip() for k in (kinds or "").split(",") if k.strip()],
         top_k=top_k,
+        split=split,
+        corpus=tuple(corpus or ()),
+        index_dir=index_dir,
     )
     status = evaluate(
-        _settings(index_dir), options, echo=typer.echo, progress=lambda s: typer.echo(s, err=True)
+        _settings(), options, echo=typer.echo, progress=lambda s: typer.echo(s, err=True)
     )
     if status:
         # Not typer.Exit: main() runs the app with standalone_mode=False, which drops its code.

@@ -52,6 +52,15 @@ def test_regressions_respect_each_tolerance(change: dict[str, float], regressed:
     assert [d.metric for d in regressions(deltas)] == regressed
 
 
+def test_squad_figures_are_compared_in_points_and_rates() -> None:
+    base = {**report(), "squad": {"exact": 40.0, "f1": 45.0, "overall": 0.5, "total": 208}}
+    close = {**report(), "squad": {"exact": 36.0, "f1": 45.0, "overall": 0.46, "total": 208}}
+    worse = {**report(), "squad": {"exact": 34.0, "f1": 45.0, "overall": 0.44, "total": 208}}
+    assert regressions(compare(close, base)) == []  # -4 points, -0.04: within tolerance
+    assert [d.metric for d in regressions(compare(worse, base))] == ["squad.exact", "squad.overall"]
+    assert not any(d.metric.startswith("squad.") for d in compare(report(), base))
+
+
 class CannedTarget:
     """A fake engine that always gives the same reply."""
 

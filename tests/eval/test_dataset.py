@@ -17,6 +17,7 @@ from eval.dataset import (
     select_items,
 )
 from eval.metrics import answer_matches
+from eval.values import conflicts
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
@@ -29,14 +30,79 @@ def test_packaged_dataset_covers_every_kind() -> None:
     assert all(counts[kind] >= 5 for kind in KINDS), counts
 
 
-def test_packaged_labels_point_at_seed_documents_and_accept_their_own_answers() -> None:
+def test_packaged_labels_point_at_the_news_documents_and_accept_their_own_answers() -> None:
     seed_ids = {path.stem for path in SEEDS.glob("*.txt")}
+    extra = default_dataset_path().with_name("news_extra_docs.jsonl").read_text(encoding="utf-8")
+    extra_ids = {json.loads(line)["doc_id"] for line in extra.splitlines() if line.strip()}
     for item in load_dataset(default_dataset_path()):
-        assert set(item.gold_docs) <= seed_ids, item.id
+        assert set(item.gold_docs) <= seed_ids | extra_ids, item.id
+        assert set(item.requires_docs) <= extra_ids, item.id
         for answer in item.answers:
             assert answer_matches(answer, item.answers, item.accept), item.id
+            # A gold answer never conflicts with the item's own gold answers.
+            assert conflicts(answer, item.question, item.answers) == (), item.id
             if item.accept:  # the patterns must accept the reference wording too
                 assert answer_matches(answer, (), item.accept), item.id
+
+
+BARE = (r"\\b\d+\\b", r"\d+", r"[a-z]+")  # a bare number, a lone word
+
+
+def test_no_accept_pattern_is_a_bare_number_or_a_lone_common_word() -> None:
+    import re
+
+    for item in load_dataset(default_dataset_path()):
+        for pattern in item.accept:
+            for alternative in _top_level_alternatives(pattern):
+                bare = any(re.fullmatch(shape, alternative) for shape in BARE)
+                # A lone word may stay only when it is a name (witkoff, netanyahu, ...).
+                name = re.fullmatch(r"\\b[a-z]{5,}\\b", alternative) and not re.search(
+                    r"(one|two|three|five|six|seven|eight|nine|ten|teen|ty|hundred|thousand)\\b",
+                    alternative,
+                )
+                assert not bare or name, (item.id, alternative)
+
+
+def _top_level_alternatives(pattern: str) -> list[str]:
+    """The pattern's alternatives outside any group: what one match needs at least."""
+    parts, depth, start = [], 0, 0
+    for position, char in enumerate(pattern):
+        escaped = position > 0 and pattern[position - 1] == "\\"
+        if char == "(" and not escaped:
+            depth += 1
+        elif char == ")" and not escaped:
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(pattern[start:position])
+            start = position + 1
+    return [*parts, pattern[start:]]
+
+
+def test_every_kind_is_split_about_in_half_and_the_halves_are_fixed() -> None:
+    items = load_dataset(default_dataset_path())
+    assert all(item.split in ("dev", "test") for item in items)
+    for kind in KINDS:
+        halves = Counter(item.split for item in items if item.kind == kind)
+        assert abs(halves["dev"] - halves["test"]) <= 1, (kind, halves)
+    # The reported half holds injections through documents and through the question.
+    test = {item.id for item in items if item.split == "test" and item.kind == "injection"}
+    assert any(i.startswith("inject-doc-") for i in test)
+    assert any(not i.startswith("inject-doc-") for i in test)
+
+
+def test_select_items_takes_one_half_and_rejects_unknown_or_missing_splits() -> None:
+    items = load_dataset(default_dataset_path())
+    dev, test = select_items(items, split="dev"), select_items(items, split="test")
+    assert {i.split for i in dev} == {"dev"} and {i.split for i in test} == {"test"}
+    assert len(dev) + len(test) == len(items)
+    assert not {i.id for i in dev} & {i.id for i in test}
+    numeric_test = select_items(items, kinds=["numeric"], split="test")
+    assert numeric_test == [i for i in test if i.kind == "numeric"]
+    with pytest.raises(DatasetError, match="unknown split 'train'"):
+        select_items(items, split="train")
+    unsplit = parse_dataset([_line()], source="mine.jsonl")
+    with pytest.raises(DatasetError, match="no 'split' field"):
+        select_items(unsplit, split="test")
 
 
 def test_conflict_items_require_both_figures() -> None:
@@ -74,10 +140,12 @@ def _line(**fields: object) -> str:
         (_line(kind="injection"), "needs a 'canary'"),
         (_line(kind="followup"), "needs a 'history'"),
         (_line(kind="followup", history=[{"role": "bot", "content": "x"}]), "history turn 1"),
+        (_line(split="train"), "'split' must be one of dev, test"),
+        (_line(requires_docs="x01"), "'requires_docs' must be a list"),
     ],
     ids=["bad-json", "not-object", "no-question", "bad-kind", "answers-not-list", "bad-regex",
          "no-answers", "no-gold", "unanswerable-with-answers", "injection-no-canary",
-         "followup-no-history", "bad-role"],
+         "followup-no-history", "bad-role", "bad-split", "bad-requires"],
 )  # fmt: skip
 def test_a_bad_line_is_named_with_its_problem(line: str, message: str) -> None:
     lines = [_line(id="fine"), "", line]

@@ -6,6 +6,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from eval.dataset import EvalItem
 from eval.report import build_report, format_table, render_html, write_html, write_json
 from eval.scoring import CitedPassage, ItemResult, Observation, score_item
@@ -79,3 +81,24 @@ def test_html_page_without_misses_says_so() -> None:
     envoy = EvalItem("envoy", "Who is the envoy?", "factoid", ("Witkoff",), ("a",))
     report = build_report([_result(envoy, "Witkoff [1].", "a")], dataset="d", target="t")
     assert "No misses." in render_html(report.as_dict())
+
+
+def test_a_squad_run_shows_the_official_figures_and_ours_everywhere() -> None:
+    norman = EvalItem("q1", "Where is Normandy?", "factoid", ("France",), ("p1",))
+    rollo = EvalItem("q2", "Who founded Paris?", "unanswerable", (), (), requires_docs=("p1",))
+    results = [_result(norman, "In France [1].", "p1"), _result(rollo, "x", None, abstained=True)]
+    report = build_report(
+        results, dataset="normans.json", target="t", squad=True, skipped=[{"id": "q3",
+        "reason": "the server lacks p9"}]
+    ).as_dict()  # fmt: skip
+    squad = report["squad"]
+    assert squad["exact"] == 50.0 and squad["NoAns_exact"] == 100.0  # "In France" vs "France"
+    assert squad["HasAns_f1"] == pytest.approx(100 * 2 / 3, abs=0.01)
+    assert squad["overall"] == 1.0 and squad["gold_paragraph_cited"] == 1.0
+    table = format_table(report)
+    assert "SQuAD 2.0 (official, %): exact 50.00" in table
+    assert "skipped 1: the server lacks p9" in table
+    page = render_html(report)
+    assert "<h2>SQuAD 2.0</h2>" in page and "<th>HasAns_f1</th><td>66.67</td>" in page
+    assert "Not asked (1)" in page
+    assert "squad" not in sample_report()  # only SQuAD runs carry the object
