@@ -161,7 +161,10 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str, str]:
         return 400, code_for(400), "the request body is not valid JSON"
     parts = []
     for error in errors[:3]:
-        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
+        loc = list(error.get("loc", ()))
+        if loc and loc[0] in ("body", "path", "query", "header"):
+            loc = loc[1:]  # the field's name says enough
+        where = ".".join(str(p) for p in loc) or "body"
         message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         parts.append(f"{where}: {message}")
     more = f" (+{len(errors) - 3} more)" if len(errors) > 3 else ""

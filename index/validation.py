@@ -67,25 +67,25 @@ _KINDS = {
 def doc_id_problem(doc_id: str) -> str | None:
     """Why ``doc_id`` (already NFC) is not a valid id, or None when it is."""
     if not doc_id:
-        return "doc_id is empty"
+        return "is empty"
     if len(doc_id) > DOC_ID_MAX:
-        return f"doc_id is longer than {DOC_ID_MAX} characters"
+        return f"is longer than {DOC_ID_MAX} characters"
     if _DOC_ID_RE.fullmatch(doc_id) and not _SURROGATE_RE.search(doc_id):
         return None
     if "/" in doc_id or "\\" in doc_id:
-        return "doc_id must not contain '/' or '\\' (it names a document, not a path)"
+        return "must not contain '/' or '\\' (it names a document, not a path)"
     bad = _INVISIBLE_RE.search(doc_id) or _SURROGATE_RE.search(doc_id)
     if bad:
         char = bad.group()
         name = unicodedata.name(char, "")
         kind = _KINDS.get(unicodedata.category(char), "an invisible")
         return (
-            f"doc_id must be printable: U+{ord(char):04X}{' ' + name if name else ''} at "
+            f"must be printable: U+{ord(char):04X}{' ' + name if name else ''} at "
             f"position {bad.start()} is {kind} character (such characters hide or fake text)"
         )
     if doc_id.strip(".") == "":
-        return "doc_id must not be only dots ('.' and '..' name folders)"
-    return "doc_id must not start or end with a space"
+        return "must not be only dots ('.' and '..' name folders)"
+    return "must not start or end with a space"
 
 
 def normalize_doc_id(doc_id: str) -> str:
