@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api import routes, routes_documents, routes_health
 from api.access import REQUEST_ID_HEADER, AccessMiddleware
 from api.errors import install_error_handlers
+from api.routing import publish_setting_limits, require_declared_media_type
 from api.security import ApiKeys, RateLimiter, SecurityMiddleware
 from api.state import AppState
 from index.embedder import Embedder
@@ -56,6 +57,8 @@ def create_app(
         summary="Questions answered from news articles, with verified citations.",
         version="0.1.0",
         lifespan=lifespan,
+        # Every route, whoever adds it, takes only the media types its schema declares (415).
+        dependencies=[Depends(require_declared_media_type)],
     )
     app.state.rag = state
     install_error_handlers(app)
@@ -77,13 +80,14 @@ def create_app(
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origin_list,
-            allow_methods=["GET", "POST", "DELETE"],
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type", REQUEST_ID_HEADER],
             expose_headers=[REQUEST_ID_HEADER, "Retry-After"],
         )
     app.add_middleware(AccessMiddleware, metrics=state.metrics, templates=lambda: _templates(app))
     if keys.enabled:
         _document_bearer_auth(app)
+    publish_setting_limits(app, settings)
     return app
 
 

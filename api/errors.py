@@ -1,18 +1,26 @@
-"""The one place errors become HTTP: domain and validation errors to ``{"error": {code, message}}``.
+"""The one place errors become HTTP: one status and one code for each kind of mistake, always in
+the body ``{"error": {"code", "message"}}``; the message says what was wrong.
 
-USER_ERRORS (rag.errors)         status
-├── InputError                   422 invalid_input
-│   └── NotFoundError            404 not_found
-├── OverloadedError              503 overloaded (+ Retry-After)
-├── LLMTimeoutError              504 timeout
-├── LLMError, ModelError,
-│   ConfigError                  503 unavailable
-├── DocumentError                400 bad_document
-├── UnknownDocumentError         404 not_found
-└── IndexStateError              503 index_unavailable
-RequestValidationError           422 invalid_request (400 malformed_json)
-HTTPException                    its own status
-ApiError                         raised by the api package itself, carries its status
+kind of mistake                                          status  code
+the body cannot be parsed (JSON syntax, UTF-8, multipart)   400  malformed_body
+no key, or a wrong one (api.security)                       401  unauthorized
+no such path or document                                    404  not_found
+a method the path does not have (with ``Allow``)            405  method_not_allowed
+the doc_id exists and replacing was not asked for           409  conflict
+the body is larger than allowed (api.security)              413  payload_too_large
+a Content-Type the operation does not declare               415  unsupported_media_type
+the body parses but breaks the schema or a rule             422  invalid_request
+too many requests (api.security)                            429  rate_limited
+
+and the server's own state, with ``Retry-After`` where waiting helps:
+busy (queue full, index locked)   503 overloaded        model cannot load  503 model_unavailable
+LLM failed                        503 llm_unavailable   a setting is wrong 503 misconfigured
+index missing or damaged          503 index_unavailable state database     503 unavailable
+still loading                     503 not_ready         LLM too slow       504 timeout
+
+Domain errors (rag.errors, index.errors) map by class below; ``RequestValidationError`` and
+starlette's ``HTTPException`` by the table; ``ApiError`` is raised by the api package with its
+own status and code (taken from the table too).
 """
 
 from __future__ import annotations
@@ -27,8 +35,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from api.routing import allowed_methods
 from api.schemas import ErrorResponse
-from index.errors import UnknownDocumentError
+from index.errors import DocumentExistsError, IndexBusyError, ModelLoadError, UnknownDocumentError
 from rag.errors import (
     USER_ERRORS,
     ConfigError,
@@ -40,11 +49,13 @@ from rag.errors import (
     ModelError,
     NotFoundError,
     OverloadedError,
+    StoreError,
 )
 
 __all__ = [
     "ERROR_RESPONSES",
     "ApiError",
+    "code_for",
     "error_response",
     "install_error_handlers",
     "status_for",
@@ -56,22 +67,27 @@ log = logging.getLogger("api")
 _DOMAIN_STATUS: tuple[tuple[type[Exception], int, str], ...] = (
     (NotFoundError, 404, "not_found"),
     (UnknownDocumentError, 404, "not_found"),
-    (InputError, 422, "invalid_input"),
+    (DocumentExistsError, 409, "conflict"),
+    (InputError, 422, "invalid_request"),
+    (DocumentError, 422, "invalid_request"),
     (OverloadedError, 503, "overloaded"),
+    (IndexBusyError, 503, "overloaded"),
     (LLMTimeoutError, 504, "timeout"),
     (LLMError, 503, "llm_unavailable"),
     (ModelError, 503, "model_unavailable"),
+    (ModelLoadError, 503, "model_unavailable"),
     (ConfigError, 503, "misconfigured"),
-    (DocumentError, 400, "bad_document"),
     (IndexStateError, 503, "index_unavailable"),
+    (StoreError, 503, "unavailable"),
 )
 
 _HTTP_CODES: Mapping[int, str] = {
-    400: "bad_request",
+    400: "malformed_body",
     401: "unauthorized",
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "invalid_request",
@@ -80,10 +96,18 @@ _HTTP_CODES: Mapping[int, str] = {
     504: "timeout",
 }
 
+_RETRY_AFTER_S = 2.0  # for a busy index: another write is committing
+
+
+def code_for(status: int) -> str:
+    """The error code of a request mistake answered with ``status`` (see the table above)."""
+    return _HTTP_CODES.get(status, "http_error")
+
 
 # For the OpenAPI document: every /v1 route may answer these, all with the same body.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (400, 401, 404, 413, 422, 429, 503, 504)
+    status: {"model": ErrorResponse}
+    for status in (400, 401, 404, 409, 413, 415, 422, 429, 503, 504)
 }
 
 
@@ -101,11 +125,11 @@ class ApiError(Exception):
 
 
 def status_for(exc: Exception) -> tuple[int, str]:
-    """The status code and error code of a domain error (400 for any other user error)."""
+    """The status code and error code of a domain error (422 for any other user error)."""
     for kind, status, code in _DOMAIN_STATUS:
         if isinstance(exc, kind):
             return status, code
-    return 400, "bad_request"
+    return 422, "invalid_request"
 
 
 def _retry_headers(retry_after: float | None) -> dict[str, str]:
@@ -134,13 +158,17 @@ def _one_line(exc: BaseException) -> str:
 def _validation_message(exc: RequestValidationError) -> tuple[int, str, str]:
     errors = list(exc.errors())
     if any(e.get("type") == "json_invalid" for e in errors):
-        return 400, "malformed_json", "the request body is not valid JSON"
+        return 400, code_for(400), "the request body is not valid JSON"
     parts = []
     for error in errors[:3]:
-        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
-        parts.append(f"{where}: {error.get('msg', 'invalid')}")
+        loc = list(error.get("loc", ()))
+        if loc and loc[0] in ("body", "path", "query", "header"):
+            loc = loc[1:]  # the field's name says enough
+        where = ".".join(str(p) for p in loc) or "body"
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}")
     more = f" (+{len(errors) - 3} more)" if len(errors) > 3 else ""
-    return 422, "invalid_request", "; ".join(parts) + more
+    return 422, code_for(422), "; ".join(parts) + more
 
 
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
@@ -151,9 +179,13 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    code = code_for(exc.status_code)
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-    return error_response(exc.status_code, code, message, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Starlette names the methods of the first route on the path only (GET, not GET, POST).
+        headers["Allow"] = ", ".join(allowed_methods(request, headers.get("Allow", "")))
+    return error_response(exc.status_code, code, message, headers=headers)
 
 
 async def _on_api(request: Request, exc: Exception) -> JSONResponse:
@@ -170,6 +202,8 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
 async def _on_domain(request: Request, exc: Exception) -> JSONResponse:
     status, code = status_for(exc)
     retry_after = exc.retry_after if isinstance(exc, OverloadedError) else None
+    if isinstance(exc, IndexBusyError):
+        retry_after = _RETRY_AFTER_S
     if status >= 500:
         log.warning("%s on %s: %s", type(exc).__name__, request.url.path, _one_line(exc))
     return error_response(status, code, _one_line(exc), retry_after=retry_after)

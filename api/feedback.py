@@ -104,9 +104,7 @@ class FeedbackStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._db = open_database(path)
-        for statement in _SCHEMA:
-            self._db.execute(statement)
+        self._db = open_database(path, _SCHEMA)
 
     @classmethod
     def open(cls, settings: Settings) -> FeedbackStore:

@@ -22,10 +22,18 @@ T = TypeVar("T")
 
 
 class GenerationQueue:
-    def __init__(self, capacity: int, workers: int = 1, *, retry_after_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        workers: int = 1,
+        *,
+        retry_after_s: float = 2.0,
+        on_reject: Callable[[], object] | None = None,
+    ) -> None:
         self.capacity = capacity  # admitted at most: running plus waiting
         self.workers = workers
         self._retry_after = retry_after_s
+        self._on_reject = on_reject  # e.g. a metric's counter, called for each refusal
         self._admitted = 0
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="generate")
@@ -38,6 +46,8 @@ class GenerationQueue:
         """Queue ``fn`` or raise ``OverloadedError`` at once when the queue is full."""
         with self._lock:
             if self._admitted >= self.capacity:
+                if self._on_reject is not None:
+                    self._on_reject()
                 raise OverloadedError(
                     f"the server is busy ({self._admitted} questions queued); try again shortly",
                     retry_after=self._retry_after,

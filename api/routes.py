@@ -113,18 +113,14 @@ def _json(body: BaseModel, *, timing: tuple[str, float]) -> Response:
 
 
 def _check_text(text: str, field: str, settings: Settings) -> None:
-    # Checked here too, before the text takes a place in the generation queue.
-    if not text.strip():
-        raise InputError(f"{field} is empty")
+    # The schema's maxLength for the field (api.routing publishes the setting there).
     if len(text) > settings.max_question_chars:
         raise InputError(f"{field} is longer than {settings.max_question_chars} characters")
 
 
 def _doc_ids(filters: Filters | None, state: AppState) -> list[str] | None:
     if filters is None or filters.doc_ids is None:
-        return None
-    if not filters.doc_ids:
-        raise InputError("filters.doc_ids is empty; leave it out to search every document")
+        return None  # an empty list is refused by the schema (minItems 1)
     store = state.require_store()
     unknown = [doc_id for doc_id in filters.doc_ids if store.document(doc_id) is None]
     if unknown:

@@ -1,24 +1,40 @@
-"""``/v1/documents``: list, add (JSON or a multipart file) and delete documents.
+"""``/v1/documents``: list, read, add (JSON or multipart files), replace and delete documents.
 
 A write is committed to disk before the reply is sent and the new snapshot is swapped into the
-pipeline, so the very next answer sees it. Writes run in a thread, one at a time.
+pipeline, so the very next answer sees it. Writes run in a thread, one at a time. ``POST`` only
+creates: an existing ``doc_id`` is a 409 unless the request says ``?replace=true``; ``PUT``
+replaces (or creates) the one document its path names.
 """
 
 from __future__ import annotations
 
-from pathlib import PurePath
+from collections.abc import Sequence
+from functools import partial
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
+from pydantic import AfterValidator, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from api.deps import StateDep, StoreDep
-from api.errors import ERROR_RESPONSES, ApiError
-from api.schemas import DocumentChange, DocumentIn, DocumentList, DocumentOut, DocumentsAdded
-from index.loaders import make_document, parse_upload
-from rag.errors import DocumentError, NotFoundError
+from api.errors import ERROR_RESPONSES, ApiError, code_for
+from api.schemas import (
+    DocumentChange,
+    DocumentDetail,
+    DocumentFields,
+    DocumentIn,
+    DocumentList,
+    DocumentOut,
+    DocumentsAdded,
+    QueryFlag,
+)
+from api.state import AppState
+from index.errors import DocumentExistsError
+from index.loaders import ACCEPTED_SUFFIXES, MEDIA_TYPES, make_document, parse_upload
+from index.validation import DOC_ID_MAX, DOC_ID_PATTERN, normalize_doc_id
+from rag.errors import NotFoundError
 from rag.types import Document
 
 __all__ = ["router"]
@@ -26,6 +42,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1", tags=["documents"], responses=ERROR_RESPONSES)
 
 _MAX_FILES = 20
+_FILE_TYPES = ", ".join(sorted(ACCEPTED_SUFFIXES))
 
 # Both bodies on one path, as the contract says; FastAPI cannot declare that from parameters.
 _ADD_BODY = {
@@ -37,12 +54,44 @@ _ADD_BODY = {
                 "schema": {
                     "type": "object",
                     "required": ["file"],
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                }
+                    "additionalProperties": False,
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": (
+                                f"UTF-8 text: {_FILE_TYPES} by the file name's suffix, else by "
+                                "the part's Content-Type. Up to "
+                                f"{_MAX_FILES} 'file' parts. A .jsonl file holds one "
+                                '{"doc_id","title","text","published"?,"url"?} a line.'
+                            ),
+                        }
+                    },
+                },
+                "encoding": {"file": {"contentType": ", ".join(MEDIA_TYPES)}},
             },
         },
     }
 }
+_CHANGED: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Replaced or unchanged: every document was there already"},
+    201: {"description": "At least one document was added"},
+}
+
+DocIdPath = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=DOC_ID_MAX,
+        json_schema_extra={"pattern": DOC_ID_PATTERN},
+        description="A doc_id (compared in Unicode NFC)",
+    ),
+    AfterValidator(normalize_doc_id),
+]
+ReplaceFlag = Annotated[
+    QueryFlag,
+    Query(description="Replace documents whose doc_id exists (else such a doc_id is a 409)"),
+]
 
 
 @router.get("/documents", response_model=DocumentList, summary="Every document, with counts")
@@ -67,26 +116,84 @@ async def list_documents(store: StoreDep) -> DocumentList:
     "/documents",
     status_code=201,
     response_model=DocumentsAdded,
-    summary="Add documents: JSON, or a .txt/.md/.html/.jsonl file as multipart 'file'",
+    responses=_CHANGED,
+    summary=f"Add documents: JSON, or {_FILE_TYPES} files as multipart 'file' parts",
     openapi_extra=_ADD_BODY,
 )
-async def add_documents(request: Request, state: StateDep) -> DocumentsAdded:
+async def add_documents(
+    request: Request, response: Response, state: StateDep, replace: ReplaceFlag = False
+) -> DocumentsAdded:
     content_type = request.headers.get("content-type", "").lower()
     if content_type.startswith("multipart/form-data"):
         docs = await _from_upload(request)
-    elif content_type.startswith("application/json") or not content_type:
-        docs = [_from_json(await request.body())]
-    else:
+    else:  # application/json (api.routing has refused any other type)
+        docs = [_document(_parse_json(DocumentIn, await request.body()))]
+    return await _write(state, docs, replace=replace, response=response)
+
+
+@router.get(
+    "/documents/{doc_id}",
+    response_model=DocumentDetail,
+    summary="One document, with its stored text",
+)
+async def get_document(doc_id: DocIdPath, store: StoreDep) -> DocumentDetail:
+    doc = store.document(doc_id)
+    if doc is None:
+        raise NotFoundError(f"unknown doc_id: {doc_id[:200]}")
+    return DocumentDetail(
+        doc_id=doc.doc_id,
+        title=doc.title,
+        chunks=store.chunk_count(doc.doc_id),
+        published=doc.published,
+        url=doc.url,
+        source=doc.source,
+        text=doc.text,
+    )
+
+
+@router.put(
+    "/documents/{doc_id}",
+    response_model=DocumentsAdded,
+    responses=_CHANGED,
+    summary="Replace the document (or create it)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": DocumentFields.model_json_schema()}},
+        }
+    },
+)
+async def put_document(
+    doc_id: DocIdPath, request: Request, response: Response, state: StateDep
+) -> DocumentsAdded:
+    fields = _parse_json(DocumentFields, await request.body())
+    return await _write(state, [_document(fields, doc_id)], replace=True, response=response)
+
+
+@router.delete(
+    "/documents/{doc_id}", status_code=204, response_class=Response, summary="Delete a document"
+)
+async def delete_document(doc_id: DocIdPath, state: StateDep, store: StoreDep) -> Response:
+    if store.document(doc_id) is None:
+        raise NotFoundError(f"unknown doc_id: {doc_id[:200]}")
+    await run_in_threadpool(state.remove_documents, [doc_id])
+    return Response(status_code=204)
+
+
+async def _write(
+    state: AppState, docs: Sequence[Document], *, replace: bool, response: Response
+) -> DocumentsAdded:
+    try:
+        report = await run_in_threadpool(partial(state.add_documents, docs, replace=replace))
+    except DocumentExistsError as exc:
+        first = exc.doc_ids[0]
         raise ApiError(
-            400,
-            "unsupported_media_type",
-            "send application/json or multipart/form-data with a 'file' field",
-        )
-    if not docs:
-        raise DocumentError("the upload holds no documents")
-    report = await run_in_threadpool(state.add_documents, docs)
+            409,
+            code_for(409),
+            f"{exc}; to replace it, PUT /v1/documents/{first} or POST with ?replace=true",
+        ) from None
     store = report.store
-    status = {doc_id: "added" for doc_id in report.added}
+    status: dict[str, Literal["added", "updated"]] = {d: "added" for d in report.added}
     status.update({doc_id: "updated" for doc_id in report.updated})
     changes = []
     for doc in docs:
@@ -99,45 +206,43 @@ async def add_documents(request: Request, state: StateDep) -> DocumentsAdded:
                 status=status.get(doc.doc_id, "unchanged"),
             )
         )
+    response.status_code = 201 if report.added else 200
     return DocumentsAdded(
         documents=changes, total_documents=len(store.documents()), total_chunks=len(store)
     )
 
 
-@router.delete(
-    "/documents/{doc_id}", status_code=204, response_class=Response, summary="Delete a document"
-)
-async def delete_document(doc_id: str, state: StateDep, store: StoreDep) -> Response:
-    if store.document(doc_id) is None:
-        raise NotFoundError(f"unknown doc_id: {doc_id[:200]}")
-    await run_in_threadpool(state.remove_documents, [doc_id])
-    return Response(status_code=204)
-
-
-def _from_json(raw: bytes) -> Document:
+def _parse_json(model: type[DocumentFields], raw: bytes) -> Any:
     try:
-        payload = DocumentIn.model_validate_json(raw)
+        return model.model_validate_json(raw)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from None
+
+
+def _document(fields: DocumentFields, doc_id: str | None = None) -> Document:
     return make_document(
-        payload.text,
-        doc_id=payload.doc_id,
-        title=payload.title,
-        published=payload.published,
-        url=payload.url,
+        fields.text,
+        doc_id=getattr(fields, "doc_id", None) or doc_id,
+        title=fields.title,
+        published=fields.published,
+        url=fields.url,
     )
 
 
 async def _from_upload(request: Request) -> list[Document]:
     form = await request.form(max_files=_MAX_FILES, max_fields=_MAX_FILES)
     try:
-        files = [v for v in form.getlist("file") if isinstance(v, UploadFile)]
-        if not files:
-            raise ApiError(422, "invalid_request", "multipart upload needs a 'file' field")
+        unknown = sorted(set(form.keys()) - {"file"})
+        if unknown:
+            raise ApiError(422, code_for(422), f"unknown multipart field {unknown[0]!r}")
+        parts = form.getlist("file")
+        if not parts:
+            raise ApiError(422, code_for(422), "multipart upload needs a 'file' field")
         docs: list[Document] = []
-        for upload in files:
-            name = PurePath(upload.filename or "").name
-            docs.extend(parse_upload(name, await upload.read()))
+        for part in parts:
+            if not isinstance(part, UploadFile):
+                raise ApiError(422, code_for(422), "the 'file' field must be a file")
+            docs.extend(parse_upload(part.filename or "", await part.read(), part.content_type))
         return docs
     finally:
         await form.close()

@@ -1,24 +1,122 @@
-"""HTTP request and response models: pydantic lives here, at the edge, and nowhere in the engine."""
+"""HTTP request and response models: pydantic lives here, at the edge, and nowhere in the engine.
+
+Requests are strict (``StrictModel``): what ``/openapi.json`` says is what is accepted, no more
+(no ``"stream": 0`` taken for false) and no less (every rule is in the schema, written with the
+patterns of ``index.validation``). A field whose limit is a setting names it in ``x-limit``;
+``api.openapi`` writes the configured number into the published schema.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import re
+from typing import Annotated, Any, Literal
 
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from index.validation import (
+    DOC_ID_MAX,
+    DOC_ID_PATTERN,
+    VISIBLE_PATTERN,
+    has_visible,
+    normalize_doc_id,
+    without_controls,
+)
 from rag.types import Answer, Citation, Hit
 
 
-class Filters(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class StrictModel(BaseModel):
+    """A request body: unknown fields and coerced types are refused (422)."""
 
-    doc_ids: list[str] | None = Field(default=None, max_length=1000)
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unicode_only(cls, data: Any) -> Any:
+        # Python's JSON parser lets a lone surrogate ("\ud800") through; no encoding can store it.
+        if _has_surrogate(data):
+            raise ValueError("a string holds a lone surrogate, which is not Unicode text")
+        return data
 
 
-class AskRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
-    question: str = Field(min_length=1)
-    top_k: int | None = Field(default=None, ge=1, le=50)
-    conversation_id: str | None = Field(default=None, max_length=200)
+
+def _has_surrogate(value: object) -> bool:
+    if isinstance(value, str):
+        return not value.isascii() and _SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogate(item) for item in value)
+    return False
+
+
+def _integral(value: object) -> object:
+    # JSON Schema counts 3.0 as an integer; a bool or a string is not one.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _visible(text: str) -> str:
+    if not has_visible(text):
+        raise ValueError("needs a visible character (it is empty, blank or only control codes)")
+    return without_controls(text)
+
+
+def _doc_id(value: str) -> str:
+    return normalize_doc_id(value)
+
+
+DocId = Annotated[
+    str,
+    Field(min_length=1, max_length=DOC_ID_MAX, json_schema_extra={"pattern": DOC_ID_PATTERN}),
+    AfterValidator(_doc_id),
+]
+# Free text: must show something; control characters (NUL, ...) become spaces.
+VisibleText = Annotated[
+    str,
+    Field(min_length=1, json_schema_extra={"pattern": VISIBLE_PATTERN}),
+    AfterValidator(_visible),
+]
+Question = Annotated[
+    str,
+    Field(
+        min_length=1,
+        json_schema_extra={"pattern": VISIBLE_PATTERN, "x-limit": "max_question_chars"},
+    ),
+    AfterValidator(_visible),
+]
+TopK = Annotated[int, Field(ge=1, le=50), BeforeValidator(_integral)]
+
+
+# Other text: control characters become spaces.
+ConversationId = Annotated[str, Field(max_length=200), AfterValidator(without_controls)]
+Title = Annotated[str, Field(max_length=1000), AfterValidator(without_controls)]
+Published = Annotated[str, Field(max_length=64), AfterValidator(without_controls)]
+Url = Annotated[str, Field(max_length=2000), AfterValidator(without_controls)]
+
+
+def _query_flag(value: object) -> object:
+    # A query string carries text: "true" or "false", as the schema's boolean is written there.
+    if value in ("true", "false"):
+        return value == "true"
+    if isinstance(value, bool):
+        return value
+    raise ValueError("must be true or false")
+
+
+QueryFlag = Annotated[bool, BeforeValidator(_query_flag)]
+
+
+class Filters(StrictModel):
+    doc_ids: list[DocId] | None = Field(default=None, min_length=1, max_length=1000)
+
+
+class AskRequest(StrictModel):
+    question: Question
+    top_k: TopK | None = None
+    conversation_id: ConversationId | None = None
     stream: bool = False
     filters: Filters | None = None
 
@@ -75,11 +173,9 @@ class AskResponse(BaseModel):
         )
 
 
-class SearchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    query: str = Field(min_length=1)
-    top_k: int | None = Field(default=None, ge=1, le=50)
+class SearchRequest(StrictModel):
+    query: Question
+    top_k: TopK | None = None
     filters: Filters | None = None
 
 
@@ -128,17 +224,19 @@ class ErrorResponse(BaseModel):
 # ---- documents (added by the HTTP helper) ---------------------------------------------------
 
 
-class DocumentIn(BaseModel):
-    """A document given as JSON; ``doc_id`` comes from a content hash and ``title`` from the
-    first line when left out."""
+class DocumentFields(StrictModel):
+    """A document's content; ``title`` comes from the first line when left out."""
 
-    model_config = ConfigDict(extra="forbid")
+    title: Title | None = None
+    text: VisibleText
+    published: Published | None = None
+    url: Url | None = None
 
-    doc_id: str | None = Field(default=None, max_length=200, pattern=r"^[^/\\\s][^/\\]*$")
-    title: str | None = Field(default=None, max_length=1000)
-    text: str = Field(min_length=1)
-    published: str | None = Field(default=None, max_length=64)
-    url: str | None = Field(default=None, max_length=2000)
+
+class DocumentIn(DocumentFields):
+    """A document given as JSON; ``doc_id`` comes from a content hash when left out."""
+
+    doc_id: DocId | None = None
 
 
 class DocumentOut(BaseModel):
@@ -148,6 +246,10 @@ class DocumentOut(BaseModel):
     published: str | None = None
     url: str | None = None
     source: str | None = None
+
+
+class DocumentDetail(DocumentOut):
+    text: str  # the stored (cleaned) text that citations' start/end point into
 
 
 class DocumentList(BaseModel):
@@ -160,7 +262,7 @@ class DocumentChange(BaseModel):
     doc_id: str
     title: str
     chunks: int
-    status: str  # added | updated | unchanged
+    status: Literal["added", "updated", "unchanged"]
 
 
 class DocumentsAdded(BaseModel):

@@ -20,7 +20,7 @@ from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_r
 from slack_sdk import WebClient
 from starlette.concurrency import run_in_threadpool
 
-from api.errors import error_response
+from api.errors import code_for, error_response
 from api.feedback import FeedbackStore
 from api.queue import GenerationQueue
 from api.slack_bot import SlackBot
@@ -125,7 +125,7 @@ def slack_router(
         except (ValueError, AttributeError, TypeError):  # not UTF-8, or JSON but not an object
             bolt_request = None
         if bolt_request is None or not isinstance(bolt_request.body, dict):
-            return error_response(400, "bad_request", "not a Slack payload")
+            return error_response(400, code_for(400), "not a Slack payload")
         # bolt's dispatch blocks (up to 3 s for an ack): keep it off the event loop.
         bolt_response = await run_in_threadpool(bolt.dispatch, bolt_request)
         return to_starlette_response(bolt_response)

@@ -52,7 +52,11 @@ class AppState:
     ) -> None:
         self.settings = settings
         self.metrics = Metrics()
-        self.queue = GenerationQueue(settings.generation_queue_size, settings.generation_workers)
+        self.queue = GenerationQueue(
+            settings.generation_queue_size,
+            settings.generation_workers,
+            on_reject=self.metrics.rejected.inc,
+        )
         # Searches run on their own threads: a plain executor hands work over in ~0.2 ms less
         # than anyio's thread pool (measured), which is a tenth of a search's HTTP overhead.
         # 16: the most queries the embedder batches at once.
@@ -159,11 +163,14 @@ class AppState:
 
     # ---- writing ----------------------------------------------------------------------------
 
-    def add_documents(self, docs: Sequence[Document]) -> BuildReport:
-        """Commit to disk, then swap the new snapshot in: blocking, run it in a thread."""
+    def add_documents(self, docs: Sequence[Document], *, replace: bool = False) -> BuildReport:
+        """Commit to disk, then swap the new snapshot in: blocking, run it in a thread.
+
+        A doc_id already in the index raises ``DocumentExistsError`` unless ``replace``.
+        """
         writer = self._require_writer()
         with self._write_lock:
-            report = writer.add_documents(list(docs))
+            report = writer.add_documents(list(docs), replace=replace)
             self._use_store(report.store)
         return report
 

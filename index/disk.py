@@ -17,6 +17,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 import time
 import zlib
@@ -24,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from index.errors import IndexBusyError
+from index.errors import IndexBusyError, IndexCorruptError, IndexStateError
 
 FORMAT_VERSION = 1
 POINTER = "CURRENT"
@@ -32,6 +33,8 @@ LOCK = ".lock"
 MANIFEST = "manifest.json"
 _TMP_PREFIX = ".tmp-"
 _KEEP_PREVIOUS = 1  # readers that loaded the previous version a moment ago may still read it
+_VERSION_NAME = re.compile(r"v\d{6,}")
+_FIX = "run `rag index build` to rebuild it"
 
 
 @dataclass(frozen=True)
@@ -62,24 +65,60 @@ class Manifest:
         return json.dumps(asdict(self), indent=1, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> Manifest:
-        raw = json.loads(text)
-        raw["documents"] = {k: DocEntry(**v) for k, v in raw.get("documents", {}).items()}
-        return cls(**raw)
+    def from_json(cls, text: str | bytes) -> Manifest:
+        """The manifest in ``text``; ``ValueError`` for anything but a well-formed one."""
+        try:
+            raw = json.loads(text)
+            raw["documents"] = {k: DocEntry(**v) for k, v in raw.get("documents", {}).items()}
+            files = raw.get("files", {})
+            if not all(_is_size_and_crc(entry) for entry in files.values()):
+                raise ValueError("bad file entry")
+            return cls(**raw)
+        except (TypeError, KeyError, AttributeError) as exc:  # the right JSON, the wrong shape
+            raise ValueError(f"not a manifest ({type(exc).__name__})") from exc
+
+
+def _is_size_and_crc(entry: object) -> bool:
+    return (
+        isinstance(entry, list)
+        and len(entry) == 2
+        and all(isinstance(n, int) and not isinstance(n, bool) for n in entry)
+    )
 
 
 def current_version(index_dir: Path) -> Path | None:
-    """The live version folder, or None when the pointer does not exist yet."""
+    """The live version folder, or None when the pointer does not exist yet.
+
+    Raises ``IndexCorruptError`` when the pointer cannot be read or names no version folder,
+    and ``IndexStateError`` when ``index_dir`` is not a directory.
+    """
+    pointer = index_dir / POINTER
     try:
-        name = (index_dir / POINTER).read_text(encoding="utf-8").strip()
+        raw = pointer.read_bytes()
     except FileNotFoundError:
         return None
+    except NotADirectoryError as exc:
+        raise not_a_directory(index_dir) from exc
+    except OSError as exc:
+        raise IndexCorruptError(
+            f"the index in {index_dir} is damaged ({POINTER} cannot be read: "
+            f"{exc.strerror or exc}); {_FIX}"
+        ) from exc
+    name = raw.decode("ascii", errors="replace").strip()
+    if not _VERSION_NAME.fullmatch(name):
+        raise IndexCorruptError(
+            f"the index in {index_dir} is damaged ({POINTER} does not name a version); {_FIX}"
+        )
     return index_dir / name
+
+
+def not_a_directory(index_dir: Path) -> IndexStateError:
+    return IndexStateError(f"the index directory {index_dir} is not a directory")
 
 
 def new_version_dir(index_dir: Path) -> tuple[Path, Path]:
     """(temporary folder to write into, final name) for the next version."""
-    index_dir.mkdir(parents=True, exist_ok=True)
+    make_index_dir(index_dir)
     numbers = [int(p.name[1:]) for p in index_dir.glob("v*") if p.name[1:].isdigit()]
     number = max(numbers, default=0) + 1
     tmp = index_dir / f"{_TMP_PREFIX}v{number:06d}-{os.getpid()}"
@@ -148,7 +187,7 @@ def clean_old_versions(index_dir: Path) -> None:
 @contextlib.contextmanager
 def write_lock(index_dir: Path, timeout_s: float = 300.0) -> Iterator[None]:
     """The inter-process lock every writer holds while it builds and commits a version."""
-    index_dir.mkdir(parents=True, exist_ok=True)
+    make_index_dir(index_dir)
     with open(index_dir / LOCK, "a+b") as handle:
         deadline = time.monotonic() + timeout_s
         while True:
@@ -167,6 +206,14 @@ def write_lock(index_dir: Path, timeout_s: float = 300.0) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def make_index_dir(index_dir: Path) -> None:
+    """Create ``index_dir`` (and its parents) unless it exists; a file in its place is an error."""
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise not_a_directory(index_dir) from exc
 
 
 def directory_size(directory: Path) -> int:

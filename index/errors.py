@@ -3,6 +3,7 @@
 IndexingError
 ├── DocumentError        a document cannot be read or parsed
 ├── UnknownDocumentError a named doc_id is not in the index
+├── DocumentExistsError  a doc_id to add is in the index already (and replacing was not asked)
 ├── ModelLoadError       the embedding model cannot be loaded
 ├── IndexBusyError       another process holds the index write lock too long
 └── IndexStateError      the index on disk cannot be used
@@ -40,6 +41,12 @@ class IndexMismatchError(IndexStateError):
 
 class UnknownDocumentError(IndexingError):
     pass
+
+
+class DocumentExistsError(IndexingError):
+    def __init__(self, message: str, doc_ids: list[str]) -> None:
+        super().__init__(message)
+        self.doc_ids = doc_ids
 
 
 class ModelLoadError(IndexingError):

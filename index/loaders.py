@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import re
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,10 +11,17 @@ from pathlib import Path
 from index.cleaning import clean_text, first_line
 from index.errors import DocumentError
 from index.types import Document, content_hash
+from index.validation import normalize_doc_id, without_controls
 
 ACCEPTED_SUFFIXES = frozenset({".txt", ".md", ".html", ".htm", ".jsonl"})
-_MAX_DOC_ID = 200
-_DOC_ID_RE = re.compile(r"[^\s/\\][^/\\]*")
+# An uploaded file whose name has none of those suffixes is read by its declared type.
+MEDIA_TYPES = {
+    "text/plain": ".txt",
+    "text/markdown": ".md",
+    "text/html": ".html",
+    "application/jsonl": ".jsonl",
+    "application/x-ndjson": ".jsonl",
+}
 # Elements that never hold article text.
 _STRIP_TAGS = (
     "script",
@@ -88,23 +95,36 @@ def load_documents(paths: Sequence[Path]) -> LoadResult:
     return result
 
 
-def parse_upload(filename: str, data: bytes) -> list[Document]:
-    """Documents from an uploaded file's bytes; raises ``DocumentError`` when unusable."""
-    name = Path(filename).name
-    suffix = Path(name).suffix.lower()
+def parse_upload(filename: str, data: bytes, media_type: str | None = None) -> list[Document]:
+    """Documents from an uploaded file's bytes; raises ``DocumentError`` when unusable.
+
+    The type comes from the name's suffix, else from ``media_type`` (``MEDIA_TYPES``); the
+    doc_id of a single document is the name without that suffix. A name with folders in it
+    (``../../etc/passwd.txt``) is refused rather than cut down to its last part.
+    """
+    if "/" in filename or "\\" in filename:
+        raise DocumentError(f"file name {filename[:80]!r} has folders in it; send the bare name")
+    suffix = Path(filename).suffix.lower()
+    stem = Path(filename).stem if filename else ""
     if suffix not in ACCEPTED_SUFFIXES:
-        raise DocumentError(
-            f"unsupported file type {suffix or '(none)'!r}; accepted: "
-            + ", ".join(sorted(ACCEPTED_SUFFIXES))
-        )
+        declared = (media_type or "").split(";")[0].strip().lower()
+        if declared not in MEDIA_TYPES:
+            raise DocumentError(
+                f"unsupported file type {suffix or '(none)'!r} ({declared or 'no media type'}); "
+                f"accepted: {', '.join(sorted(ACCEPTED_SUFFIXES))}, "
+                f"or a part of type {', '.join(MEDIA_TYPES)}"
+            )
+        suffix, stem = MEDIA_TYPES[declared], filename
     text = _decode(data)
     if suffix == ".jsonl":
-        docs, failures = _parse_jsonl(text, source=None, label=name)
+        docs, failures = _parse_jsonl(text, source=None, label=filename or "upload")
         if failures:
             where, reason = failures[0]
             raise DocumentError(f"{where}: {reason}")
+        if not docs:
+            raise DocumentError(f"{filename or 'upload'}: no documents in the file")
         return docs
-    return [_parse_single(text, suffix, doc_id=Path(name).stem, source=None)]
+    return [_parse_single(text, suffix, doc_id=stem or None, source=None)]
 
 
 def make_document(
@@ -116,18 +136,21 @@ def make_document(
     url: str | None = None,
     source: str | None = None,
 ) -> Document:
-    """A document from raw text: cleaned; title from the first line and id from a content
-    hash when not given. Raises ``DocumentError`` when nothing is left to index."""
+    """A document from raw text: cleaned (control characters become spaces); title from the
+    first line and id from a content hash when not given. Raises ``DocumentError`` when the
+    id is not valid (``index.validation``) or nothing is left to index."""
+    text = without_controls(text)
     raw_title = first_line(text)
     stored = clean_text(text)
     if not stored:
         raise DocumentError("the document has no text")
-    title = (title or "").strip() or raw_title
-    if doc_id is None or not str(doc_id).strip():
+    title = _optional_str(title) or raw_title
+    if doc_id is None:
         doc_id = "doc-" + content_hash(title, stored)[:16]
-    doc_id = str(doc_id).strip()
-    if len(doc_id) > _MAX_DOC_ID or not _DOC_ID_RE.fullmatch(doc_id):
-        raise DocumentError(f"invalid doc_id {doc_id[:40]!r}: no slashes, at most 200 characters")
+    try:
+        doc_id = normalize_doc_id(doc_id)
+    except ValueError as exc:
+        raise DocumentError(f"invalid doc_id {doc_id[:40]!r}: {exc}") from None
     return Document(
         doc_id=doc_id,
         title=title,
@@ -150,6 +173,8 @@ def _files(paths: Sequence[Path], result: LoadResult) -> Iterator[Path]:
                 yield path
             else:
                 result.failures.append((str(path), f"unsupported file type {path.suffix!r}"))
+        elif os.path.lexists(path):  # a FIFO, a device, a broken or looping link
+            result.failures.append((str(path), "not a regular file or directory"))
         else:
             result.failures.append((str(path), "no such file or directory"))
 
@@ -169,7 +194,8 @@ def _read_file(path: Path) -> tuple[list[Document], list[tuple[str, str]]]:
 
 
 def _decode(data: bytes) -> str:
-    if b"\x00" in data[:4096]:
+    # Anywhere in the file, not only near its start: UTF-8 text never holds a NUL byte.
+    if b"\x00" in data:
         raise DocumentError("binary file, not text")
     try:
         return data.decode("utf-8-sig")
@@ -177,7 +203,7 @@ def _decode(data: bytes) -> str:
         raise DocumentError(f"not UTF-8 text (byte {exc.start})") from exc
 
 
-def _parse_single(text: str, suffix: str, *, doc_id: str, source: str | None) -> Document:
+def _parse_single(text: str, suffix: str, *, doc_id: str | None, source: str | None) -> Document:
     if suffix in (".html", ".htm"):
         title, body = html_to_text(text)
         return make_document(body, doc_id=doc_id, title=title, source=source)
@@ -192,6 +218,7 @@ def _parse_jsonl(
 ) -> tuple[list[Document], list[tuple[str, str]]]:
     docs: list[Document] = []
     failures: list[tuple[str, str]] = []
+    first_line_of: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -203,27 +230,41 @@ def _parse_jsonl(
             body = record.get("text")
             if not isinstance(body, str) or not body.strip():
                 raise DocumentError('missing "text"')
-            docs.append(
-                make_document(
-                    body,
-                    doc_id=_optional_str(record.get("doc_id")),
-                    title=_optional_str(record.get("title")),
-                    published=_optional_str(record.get("published")),
-                    url=_optional_str(record.get("url")),
-                    source=source,
-                )
-            )
+            fields = {key: _string_field(record, key) for key in _JSONL_FIELDS}
+            doc = make_document(body, source=source, **fields)
         except json.JSONDecodeError as exc:
             failures.append((where, f"invalid JSON ({exc.msg})"))
+            continue
         except DocumentError as exc:
             failures.append((where, str(exc)))
+            continue
+        if doc.doc_id in first_line_of:
+            failures.append(
+                (
+                    where,
+                    f"duplicate doc_id {doc.doc_id!r} (first on line {first_line_of[doc.doc_id]})",
+                )
+            )
+            continue
+        first_line_of[doc.doc_id] = number
+        docs.append(doc)
     return docs, failures
 
 
-def _optional_str(value: object) -> str | None:
+_JSONL_FIELDS = ("doc_id", "title", "published", "url")
+
+
+def _string_field(record: dict[str, object], key: str) -> str | None:
+    value = record.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise DocumentError(f'"{key}" must be a string')
+
+
+def _optional_str(value: str | None) -> str | None:
     if value is None:
         return None
-    text = str(value).strip()
+    text = without_controls(value).strip()
     return text or None
 
 

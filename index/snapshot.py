@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -100,35 +103,93 @@ def write_snapshot(snapshot: Snapshot, directory: Path) -> None:
 def read_snapshot(directory: Path) -> Snapshot:
     """Load a version folder; raises ``IndexCorruptError`` naming the damaged file."""
     try:
-        manifest = Manifest.from_json((directory / MANIFEST).read_text(encoding="utf-8"))
+        manifest = Manifest.from_json((directory / MANIFEST).read_bytes())
     except FileNotFoundError as exc:
         raise _corrupt(directory, f"{MANIFEST} is missing") from exc
-    except (ValueError, TypeError, KeyError) as exc:
+    except (OSError, ValueError) as exc:
         raise _corrupt(directory, f"{MANIFEST} is unreadable") from exc
-    problem = verify_files(directory, manifest.files)
+    try:
+        problem = verify_files(directory, manifest.files)
+    except OSError as exc:
+        problem = f"{exc.filename or directory} cannot be read ({exc.strerror or exc})"
     if problem:
         raise _corrupt(directory, problem)
+    # Each file on its own, so the message names the one that is damaged; the checksums
+    # matched, so this is damage the manifest was written over (or a bug in the writer).
+    documents = _load(directory, _DOCUMENTS, lambda p: tuple(_read_documents(p)))
+    table = _load(directory, _CHUNKS, _read_chunk_table)
+    embeddings = _load(directory, _EMBEDDINGS, _read_array)
+    signatures = _load(directory, _MINHASH, _read_array)
     try:
-        documents = tuple(_read_documents(directory / _DOCUMENTS))
-        with np.load(directory / _CHUNKS) as data:
-            table = ChunkTable(
-                **{n: data[n].astype(t, copy=False) for n, t in _COLUMN_TYPES.items()}
-            )
-        embeddings = np.load(directory / _EMBEDDINGS)
-        signatures = np.load(directory / _MINHASH)
         _check_shapes(manifest, documents, table, embeddings, signatures)
-        keyword = KeywordIndex.load(directory / _BM25, len(table))
-        dense = DenseIndex.load(directory / _HNSW, embeddings, table.ids, manifest.approximate)
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError, zipfile.BadZipFile) as exc:
-        raise _corrupt(directory, f"{type(exc).__name__}: {exc}") from exc
+    except ValueError as exc:
+        raise _corrupt(directory, str(exc)) from exc
+    keyword = _load(directory, _BM25, lambda p: KeywordIndex.load(p, len(table)))
+    dense = _load(
+        directory,
+        _HNSW,
+        lambda p: DenseIndex.load(p, embeddings, table.ids, manifest.approximate),
+    )
     return Snapshot(manifest, documents, table, embeddings, signatures, keyword, dense)
+
+
+_T = TypeVar("_T")
+# What loading a damaged file raises: numpy, zipfile, json, faiss (RuntimeError) and our checks.
+_DAMAGE = (
+    OSError,
+    ValueError,
+    KeyError,
+    TypeError,
+    AttributeError,
+    IndexError,
+    RuntimeError,
+    EOFError,
+    zipfile.BadZipFile,
+)
+
+
+def _load(directory: Path, name: str, read: Callable[[Path], _T]) -> _T:
+    try:
+        return read(directory / name)
+    except _DAMAGE as exc:
+        reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
+        detail = f"{type(exc).__name__}: {reason}" if reason else type(exc).__name__
+        raise _corrupt(directory, f"{name} is unreadable: {detail}") from exc
+
+
+def _read_chunk_table(path: Path) -> ChunkTable:
+    with _plain_arrays(), np.load(path, allow_pickle=False) as data:
+        return ChunkTable(**{n: data[n].astype(t, copy=False) for n, t in _COLUMN_TYPES.items()})
+
+
+def _read_array(path: Path) -> np.ndarray:
+    with _plain_arrays():
+        array = np.load(path, allow_pickle=False)
+    if not isinstance(array, np.ndarray):
+        raise ValueError("not a single array")
+    return array
+
+
+@contextlib.contextmanager
+def _plain_arrays() -> Iterator[None]:
+    # numpy's message for a damaged file suggests loading it with pickles allowed: never.
+    try:
+        yield
+    except ValueError as exc:
+        if "pickle" not in str(exc):
+            raise
+        raise ValueError("not a NumPy array file") from exc
 
 
 def _read_documents(path: Path) -> list[Document]:
     docs = []
     with open(path, encoding="utf-8") as handle:
-        for line in handle:
+        for number, line in enumerate(handle, start=1):
             record = json.loads(line)
+            if not isinstance(record, dict) or not all(
+                isinstance(record.get(key), str) for key in ("doc_id", "title", "text")
+            ):
+                raise ValueError(f"line {number} is not a document")
             docs.append(Document(**record))
     return docs
 
@@ -151,6 +212,9 @@ def _check_shapes(
         )
     if len(signatures) != count:
         raise ValueError("near-duplicate signatures do not match the chunks")
+    rows = table.doc_rows
+    if count and (rows.min() < 0 or rows.max() >= len(documents) or np.any(np.diff(rows) < 0)):
+        raise ValueError("chunk table points outside the documents")
 
 
 def _corrupt(directory: Path, problem: str) -> IndexCorruptError:

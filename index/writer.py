@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,12 @@ from index.disk import (
     write_lock,
 )
 from index.embedder import Embedder
-from index.errors import IndexStateError, UnknownDocumentError
+from index.errors import (
+    DocumentError,
+    DocumentExistsError,
+    IndexCorruptError,
+    UnknownDocumentError,
+)
 from index.loaders import load_documents
 from index.snapshot import Snapshot, read_snapshot, write_snapshot
 from index.store import IndexStore
@@ -81,9 +87,10 @@ class IndexWriter:
     def build(self, paths: Sequence[Path], *, progress: bool = False) -> BuildReport:
         """Index the files under ``paths``: unchanged documents are skipped, changed ones
         re-indexed, and documents whose source file under ``paths`` is gone are removed."""
-        roots = [Path(p).resolve() for p in paths]
+        # realpath, unlike Path.resolve, does not raise on a symlink loop (reported as a failure).
+        roots = [Path(os.path.realpath(p)) for p in paths]
         with write_lock(self.index_dir):
-            base, stale = self._base()
+            base, stale = self._base(rebuild_damaged=True)
             loaded = load_documents(paths)
             plan = self._plan(base, loaded.documents, stale)
             present = {doc.doc_id for doc in loaded.documents}
@@ -104,17 +111,34 @@ class IndexWriter:
             plan = self._plan(base, loaded.documents, stale)
             return self._commit(base, plan, loaded.failures, progress)
 
-    def add_documents(self, docs: Iterable[Document]) -> BuildReport:
-        """Add or update the given documents (e.g. from the API); nothing else changes."""
+    def add_documents(self, docs: Iterable[Document], *, replace: bool = True) -> BuildReport:
+        """Add or update the given documents (e.g. from the API); nothing else changes.
+
+        A doc_id given twice raises ``DocumentError``; with ``replace=False`` a doc_id already
+        in the index raises ``DocumentExistsError``. Either way nothing is written.
+        """
+        docs = list(docs)
+        repeated = _repeated_ids(docs)
+        if repeated:
+            raise DocumentError(f"doc_id {repeated!r} is given twice")
         with write_lock(self.index_dir):
             base, stale = self._base()
-            plan = self._plan(base, list(docs), stale)
+            if not replace and base is not None:
+                existing = {doc.doc_id for doc in base.documents}
+                taken = [doc.doc_id for doc in docs if doc.doc_id in existing]
+                if taken:
+                    raise DocumentExistsError(
+                        f"doc_id {', '.join(map(repr, taken[:5]))} is already in the index",
+                        taken,
+                    )
+            plan = self._plan(base, docs, stale)
             return self._commit(base, plan, [], progress=False)
 
     def remove(self, doc_ids: Iterable[str]) -> BuildReport:
         """Remove documents by id; an unknown id raises ``UnknownDocumentError`` and changes
         nothing."""
-        wanted = list(dict.fromkeys(doc_ids))
+        # Ids are stored in NFC: 'café' typed with a combining accent names the same document.
+        wanted = list(dict.fromkeys(unicodedata.normalize("NFC", d) for d in doc_ids))
         with write_lock(self.index_dir):
             base, stale = self._base()
             known = {doc.doc_id for doc in base.documents} if base else set()
@@ -130,16 +154,22 @@ class IndexWriter:
 
     # ---- planning ------------------------------------------------------------------------
 
-    def _base(self) -> tuple[Snapshot | None, bool]:
+    def _base(self, *, rebuild_damaged: bool = False) -> tuple[Snapshot | None, bool]:
         """The live version, and whether its vectors or chunks are stale (another model or
-        chunking), so every document must be re-indexed."""
-        version = current_version(self.index_dir)
-        if version is None:
-            return None, False
+        chunking), so every document must be re-indexed.
+
+        A damaged index is rebuilt from the files given when ``rebuild_damaged`` (``build``);
+        an incremental change raises ``IndexCorruptError`` instead of dropping what it held.
+        """
         try:
-            snapshot = read_snapshot(version)
-        except IndexStateError:
-            return None, False  # damaged: rebuild from the files given
+            version = current_version(self.index_dir)
+            snapshot = read_snapshot(version) if version is not None else None
+        except IndexCorruptError:
+            if rebuild_damaged:
+                return None, False
+            raise
+        if snapshot is None:
+            return None, False
         m, cfg = snapshot.manifest, self.config
         # The name decides; the dimension is checked when vectors are made (asking for it
         # would load the model even for a removal).
@@ -229,6 +259,15 @@ def _recorded_next_id(index_dir: Path) -> int:
         except (OSError, ValueError, TypeError, KeyError):
             continue
     return best
+
+
+def _repeated_ids(docs: Sequence[Document]) -> str | None:
+    seen: set[str] = set()
+    for doc in docs:
+        if doc.doc_id in seen:
+            return doc.doc_id
+        seen.add(doc.doc_id)
+    return None
 
 
 def _under(path: Path, roots: list[Path]) -> bool:

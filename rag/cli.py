@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +22,16 @@ index_app = typer.Typer(no_args_is_help=True, help="Build and change the documen
 feedback_app = typer.Typer(no_args_is_help=True, help="Answer feedback from the chat bot.")
 app.add_typer(index_app, name="index")
 app.add_typer(feedback_app, name="feedback")
+
+
+@app.callback()
+def _options(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="On an error, print its traceback as well.")
+    ] = False,
+) -> None:
+    """Question answering over news articles, with verified citations."""
+    # main() reads --verbose itself (it may follow the command); here it is only declared.
 
 
 def _settings(index_dir: Path | None = None) -> Settings:
@@ -92,6 +102,8 @@ def index_build(
         targets = [Path("seeds")]
     report = _index_writer(settings).build(targets, progress=True)
     _print_build_report(report, settings.index_dir)
+    if report.failures and not (report.added or report.updated or report.unchanged):
+        raise typer.Exit(1)  # e.g. a mistyped PATH: nothing of what was named could be read
 
 
 @index_app.command("add")
@@ -241,6 +253,7 @@ def serve(
     # oversubscribing 2 cores (torch loads after this line; FAISS has loaded already, so
     # `make serve` exports OMP_NUM_THREADS=1 before the process starts).
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    _check_can_listen(host, port)
     import uvicorn
 
     from api.app import create_app
@@ -264,6 +277,21 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=10,
     )
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """Fail in one line before loading anything when ``host:port`` cannot be listened on."""
+    import socket
+
+    from rag.errors import ConfigError
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            sock.bind(address)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 # ---- chat and feedback (api/slack, rag/conversations) ------------------------------------
@@ -422,29 +450,70 @@ def eval_command(
         sys.exit(status)
 
 
-def main() -> None:
-    """Entry point: run the app, turning a user error into one line on stderr."""
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: a user error, a bad flag or a damaged file is one line on stderr and a
+    non-zero exit; ``--verbose`` (anywhere on the line) adds the traceback."""
     _offline_environment()
+    args, verbose = _take_verbose(list(sys.argv[1:] if argv is None else argv))
     try:
         # Without standalone mode click returns a command's exit code instead of exiting.
-        code = app(standalone_mode=False)
-        if isinstance(code, int) and code:
-            sys.exit(code)
-    except USER_ERRORS as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(1)
-    except (typer.Abort, KeyboardInterrupt):
+        code = app(args=args, prog_name="rag", standalone_mode=False)
+    except Exception as exc:
+        sys.exit(_report(exc, verbose))
+    except KeyboardInterrupt:
         typer.echo("aborted", err=True)
         sys.exit(130)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except Exception as exc:  # click's usage errors
-        import click
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+
+def _take_verbose(args: list[str]) -> tuple[list[str], bool]:
+    """``--verbose`` moved to the front (where the option lives), from wherever it was typed."""
+    end = args.index("--") if "--" in args else len(args)
+    if "--verbose" not in args[:end]:
+        return args, False
+    rest = [arg for n, arg in enumerate(args) if not (arg == "--verbose" and n < end)]
+    return ["--verbose", *rest], True
+
+
+def _report(exc: Exception, verbose: bool) -> int:
+    """Print ``exc`` as one line on stderr (after its traceback when ``verbose``); the exit code."""
+    import traceback
+
+    if isinstance(exc, typer.Exit):
+        return int(exc.exit_code)
+    if isinstance(exc, typer.Abort):
+        typer.echo("aborted", err=True)
+        return 130
+    if isinstance(exc, BrokenPipeError):
+        # The reader went away (`rag search ... | head`): nothing left to say to anyone.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    if isinstance(exc, typer.TyperException):  # click's usage errors, and help for no args
+        message = str(getattr(exc, "format_message", lambda: exc.message)())
+        ctx = getattr(exc, "ctx", None)
+        if not message.strip():
+            pass  # `rag` or `rag index` alone: the help has been printed
+        elif "\n" in message.strip() or ctx is None:
+            getattr(exc, "show", lambda: typer.echo(message, err=True))()
+        else:
+            typer.echo(f"error: {message} (see '{ctx.command_path} --help')", err=True)
+        return int(getattr(exc, "exit_code", 2))
+    if verbose:
+        traceback.print_exception(exc)
+    if isinstance(exc, USER_ERRORS):
+        line = str(exc)
+    elif isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename else ""
+        line = f"{exc.strerror or exc}{where}"
+    elif isinstance(exc, UnicodeDecodeError):
+        line = f"a file is not UTF-8 text ({exc.reason} at byte {exc.start})"
+    else:  # a bug, not the user's doing: still one line, the traceback on request
+        line = f"unexpected {type(exc).__name__}: {exc}"
+        if not verbose:
+            line += " (a bug; run again with --verbose for the traceback)"
+    typer.echo(f"error: {line}", err=True)
+    return 1
 
 
 if __name__ == "__main__":

@@ -57,11 +57,16 @@ def open_writer(settings: Settings, embedder: Embedder) -> IndexWriter:
 
 
 def load_pipeline(settings: Settings, embedder: Embedder | None = None) -> Pipeline:
-    """The pipeline over the index in ``settings.index_dir`` with the configured models."""
+    """The pipeline over the index in ``settings.index_dir`` with the configured models.
+
+    The index is read first: a missing or damaged one is reported before seconds go into
+    loading a model."""
+    from index.store import check_model, open_index
     from rag.llm import load_generator
 
+    store = open_index(settings.index_dir, None)
     embedder = embedder or load_embedder(settings)
-    store = open_store(settings, embedder)
+    check_model(store.snapshot.manifest, embedder.name, embedder.dimension, settings.index_dir)
     return pipeline_over(store, embedder, load_generator(settings), settings)
 
 

@@ -7,16 +7,41 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
+from rag.errors import StoreError
 from rag.types import Answer, Message
 
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS turns ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " conversation_id TEXT NOT NULL, created REAL NOT NULL,"
+    " question TEXT NOT NULL, answer TEXT NOT NULL, citations TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS turns_conv ON turns (conversation_id, id)",
+)
 
-def open_database(path: Path) -> sqlite3.Connection:
-    """A SQLite database shared between threads (callers hold their own lock), in WAL mode."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
+
+def open_database(path: Path, schema: Sequence[str] = ()) -> sqlite3.Connection:
+    """A SQLite database shared between threads (callers hold their own lock), in WAL mode,
+    with ``schema`` applied. A file that is not a usable database raises ``StoreError``."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            for statement in schema:
+                db.execute(statement)
+        except BaseException:
+            db.close()
+            raise
+    except (sqlite3.Error, OSError) as exc:
+        raise StoreError(
+            f"cannot use {path} ({exc}); move it away to start a new one"
+            if isinstance(exc, sqlite3.DatabaseError)
+            and not isinstance(exc, sqlite3.OperationalError)
+            else f"cannot open {path} ({exc})"
+        ) from exc
     return db
 
 
@@ -25,14 +50,7 @@ class ConversationStore:
 
     def __init__(self, path: Path) -> None:
         self._lock = threading.Lock()
-        self._db = open_database(path)
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS turns ("
-            " id INTEGER PRIMARY KEY AUTOINCREMENT,"
-            " conversation_id TEXT NOT NULL, created REAL NOT NULL,"
-            " question TEXT NOT NULL, answer TEXT NOT NULL, citations TEXT NOT NULL)"
-        )
-        self._db.execute("CREATE INDEX IF NOT EXISTS turns_conv ON turns (conversation_id, id)")
+        self._db = open_database(path, _SCHEMA)
 
     @staticmethod
     def new_id() -> str:

@@ -5,6 +5,7 @@
     ├── InputError               a question or request is unusable
     │   └── NotFoundError        a named document or conversation does not exist
     ├── ModelError               a model cannot be loaded (missing file, bad checksum)
+    ├── StoreError               a state database (conversations, feedback) cannot be used
     ├── LLMError                 the LLM call failed
     │   └── LLMTimeoutError      the LLM did not answer in time
     └── OverloadedError          too much work queued; try again later
@@ -46,6 +47,7 @@ __all__ = [
     "NotFoundError",
     "OverloadedError",
     "RagError",
+    "StoreError",
 ]
 
 
@@ -66,6 +68,10 @@ class NotFoundError(InputError):
 
 
 class ModelError(RagError):
+    pass
+
+
+class StoreError(RagError):
     pass
 
 

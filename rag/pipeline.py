@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from collections.abc import Generator as Steps
 from dataclasses import replace
 
+from index.validation import has_visible, without_controls
 from rag.answering import Answerer, Fallback, Outcome, PassageAnswers
 from rag.citations import render
 from rag.errors import InputError
@@ -131,7 +132,8 @@ class Pipeline:
         return AnswerStream(self._run(question, top_k or self._settings.top_k, history, doc_ids))
 
     def _validate(self, question: str) -> str:
-        if not question or not question.strip():
+        question = without_controls(question)  # a NUL is not part of any question
+        if not has_visible(question):
             raise InputError("the question is empty")
         if len(question) > self._settings.max_question_chars:
             raise InputError(

@@ -5,8 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rag.errors import ConfigError
 
 LOCAL_MODEL = "local/qwen2.5-0.5b-instruct"
 EXTRACTIVE_MODEL = "extractive"
@@ -84,4 +86,14 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The settings from the environment and ``.env``; ``ConfigError`` saying which is wrong."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"RAG_{'_'.join(map(str, error['loc'])).upper()}: {error['msg']}"
+            for error in exc.errors()[:3]
+        )
+        raise ConfigError(f"invalid setting: {problems}") from None
+    except (OSError, UnicodeDecodeError) as exc:  # an unreadable .env file
+        raise ConfigError(f"cannot read the settings: {exc}") from None

@@ -59,10 +59,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--queue-size", type=int, default=64)
     parser.add_argument("--log", action="store_true", help="print the JSON access log")
     parser.add_argument("--plain-asyncio", action="store_true", help="h11 and asyncio, no uvloop")
+    parser.add_argument("--api-keys", help="comma-separated keys (RAG_API_KEYS)")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     overrides: dict[str, object] = {"generation_queue_size": args.queue_size}
+    if args.api_keys:
+        overrides["api_keys"] = args.api_keys
     if args.embedder == "real":
         overrides["min_relevance"] = 0.3
     settings = api_settings(args.root, **overrides)

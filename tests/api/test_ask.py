@@ -127,39 +127,51 @@ def test_accept_header_alone_asks_for_a_stream(client: TestClient) -> None:
 def test_a_bad_question_in_stream_mode_is_an_ordinary_error(client: TestClient) -> None:
     response = client.post("/v1/ask", json={"question": "   ", "stream": True})
     assert response.status_code == 422
-    assert response.json()["error"]["code"] == "invalid_input"
+    assert response.json()["error"]["code"] == "invalid_request"
 
 
 @pytest.mark.parametrize(
     ("body", "status", "code"),
     [
-        (b'{"question": "unterminated', 400, "malformed_json"),
+        (b'{"question": "unterminated', 400, "malformed_body"),
+        (b'{"question": "caf\xe9"}', 400, "malformed_body"),
         (b"[1, 2, 3]", 422, "invalid_request"),
         (b'{"question": 42}', 422, "invalid_request"),
         (b'{"question": ""}', 422, "invalid_request"),
-        (b'{"question": "   \\n "}', 422, "invalid_input"),
-        (json.dumps({"question": "x" * 2001}).encode(), 422, "invalid_input"),
+        (b'{"question": "   \\n "}', 422, "invalid_request"),
+        (b'{"question": "\\u0000"}', 422, "invalid_request"),
+        (b'{"question": "\\ud800 lone surrogate"}', 422, "invalid_request"),
+        (json.dumps({"question": "x" * 2001}).encode(), 422, "invalid_request"),
         (b'{"question": "q", "top_k": 0}', 422, "invalid_request"),
         (b'{"question": "q", "top_k": 51}', 422, "invalid_request"),
         (b'{"question": "q", "top_k": "many"}', 422, "invalid_request"),
+        (b'{"question": "q", "top_k": true}', 422, "invalid_request"),
+        (b'{"question": "q", "stream": 0}', 422, "invalid_request"),
         (b'{"question": "q", "surprise": 1}', 422, "invalid_request"),
         (b'{"question": "q", "filters": {"doc_ids": ["no-such-doc"]}}', 404, "not_found"),
-        (b'{"question": "q", "filters": {"doc_ids": []}}', 422, "invalid_input"),
+        (b'{"question": "q", "filters": {"doc_ids": []}}', 422, "invalid_request"),
+        (b'{"question": "q", "filters": {"doc_ids": [".."]}}', 422, "invalid_request"),
         (b"", 422, "invalid_request"),
     ],
     ids=[
         "malformed-json",
+        "not-utf-8",
         "not-an-object",
         "wrong-type",
         "empty",
         "blank",
+        "only-nul",
+        "lone-surrogate",
         "too-long",
         "top-k-zero",
         "top-k-too-big",
         "top-k-not-int",
+        "top-k-bool",
+        "stream-int",
         "unknown-field",
         "unknown-doc-filter",
         "empty-doc-filter",
+        "dot-dot-doc-filter",
         "no-body",
     ],
 )

@@ -43,22 +43,64 @@ def test_a_json_document_is_in_the_very_next_answer(client: TestClient) -> None:
     assert "zebra" in {c["doc_id"] for c in answer.json()["citations"]}
 
 
-def test_the_same_document_twice_is_unchanged_then_updated(client: TestClient) -> None:
+def test_posting_an_existing_doc_id_is_a_conflict_and_changes_nothing(
+    client: TestClient,
+) -> None:
     client.post("/v1/documents", json={"doc_id": "zebra", "text": ZEBRA})
-    again = client.post("/v1/documents", json={"doc_id": "zebra", "text": ZEBRA})
-    changed = client.post("/v1/documents", json={"doc_id": "zebra", "text": ZEBRA + " More."})
+    again = client.post("/v1/documents", json={"doc_id": "zebra", "text": "Other text entirely."})
+    upload = client.post("/v1/documents", files={"file": ("zebra.txt", b"Other text again.")})
 
-    assert again.json()["documents"][0]["status"] == "unchanged"
-    assert changed.json()["documents"][0]["status"] == "updated"
-    assert again.json()["total_documents"] == 6
+    for response in (again, upload):
+        assert response.status_code == 409, response.text
+        error = response.json()["error"]
+        assert error["code"] == "conflict"
+        assert "'zebra'" in error["message"] and "replace" in error["message"]
+    assert client.get("/v1/documents/zebra").json()["text"] == ZEBRA
+
+
+def test_replacing_is_asked_for_with_put_or_replace_true(client: TestClient) -> None:
+    created = client.put("/v1/documents/zebra", json={"text": ZEBRA})
+    same = client.put("/v1/documents/zebra", json={"text": ZEBRA})
+    changed = client.put("/v1/documents/zebra", json={"text": ZEBRA + " More."})
+    posted = client.post("/v1/documents?replace=true", json={"doc_id": "zebra", "text": ZEBRA})
+
+    assert [r.status_code for r in (created, same, changed, posted)] == [201, 200, 200, 200]
+    statuses = [r.json()["documents"][0]["status"] for r in (created, same, changed, posted)]
+    assert statuses == ["added", "unchanged", "updated", "updated"]
+    assert posted.json()["total_documents"] == 6
+    assert client.get("/v1/documents/zebra").json()["text"] == ZEBRA
+    # The path names the document: a doc_id in a PUT body is an unknown field.
+    assert client.put("/v1/documents/zebra", json={"doc_id": "x", "text": ZEBRA}).status_code == 422
 
 
 def test_without_a_doc_id_one_is_made_from_the_content(client: TestClient) -> None:
-    first = client.post("/v1/documents", json={"text": ZEBRA}).json()["documents"][0]
-    second = client.post("/v1/documents", json={"text": ZEBRA}).json()["documents"][0]
+    first = client.post("/v1/documents", json={"text": ZEBRA})
+    second = client.post("/v1/documents", json={"text": ZEBRA})
 
-    assert first["doc_id"] == second["doc_id"]
-    assert second["status"] == "unchanged"
+    doc_id = first.json()["documents"][0]["doc_id"]
+    assert first.status_code == 201 and doc_id.startswith("doc-")
+    assert second.status_code == 409 and doc_id in second.json()["error"]["message"]
+
+
+def test_a_doc_id_twice_in_one_upload_is_refused_naming_the_line(client: TestClient) -> None:
+    lines = [
+        {"doc_id": "zebra", "text": ZEBRA},
+        {"doc_id": "other", "text": "Another story."},
+        {"doc_id": "zebra", "text": "A second zebra story."},
+    ]
+    data = "\n".join(json.dumps(line) for line in lines).encode()
+    response = client.post("/v1/documents", files={"file": ("batch.jsonl", data)})
+    two_files = client.post(
+        "/v1/documents",
+        files=[("file", ("zebra.txt", ZEBRA.encode())), ("file", ("zebra.md", b"# Zebra"))],
+    )
+
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "invalid_request"
+    message = response.json()["error"]["message"]
+    assert "batch.jsonl:3" in message and "'zebra'" in message and "line 1" in message
+    assert two_files.status_code == 422 and "'zebra'" in two_files.json()["error"]["message"]
+    assert client.get("/v1/documents").json()["total_documents"] == 5
 
 
 @pytest.mark.parametrize(
@@ -101,18 +143,19 @@ def test_html_scripts_and_navigation_are_not_indexed(client: TestClient) -> None
 @pytest.mark.parametrize(
     ("kwargs", "status", "code"),
     [
-        ({"files": {"file": ("report.pdf", b"%PDF-1.4 ...")}}, 400, "bad_document"),
-        ({"files": {"file": ("empty.txt", b"   \n")}}, 400, "bad_document"),
-        ({"files": {"file": ("bad.jsonl", b"{not json}\n")}}, 400, "bad_document"),
+        ({"files": {"file": ("report.pdf", b"%PDF-1.4 ...")}}, 422, "invalid_request"),
+        ({"files": {"file": ("empty.txt", b"   \n")}}, 422, "invalid_request"),
+        ({"files": {"file": ("bad.jsonl", b"{not json}\n")}}, 422, "invalid_request"),
         ({"files": {"other": ("zebra.txt", ZEBRA.encode())}}, 422, "invalid_request"),
         ({"json": {"title": "no text"}}, 422, "invalid_request"),
         ({"json": {"text": ""}}, 422, "invalid_request"),
+        ({"json": {"text": "\u0000"}}, 422, "invalid_request"),
         ({"json": {"text": 12}}, 422, "invalid_request"),
         ({"json": {"doc_id": "../../etc/passwd", "text": ZEBRA}}, 422, "invalid_request"),
-        ({"content": b'{"text": "unterminated'}, 400, "malformed_json"),
+        ({"content": b'{"text": "unterminated'}, 400, "malformed_body"),
         (
             {"content": b"text=hello", "headers": {"Content-Type": "text/plain"}},
-            400,
+            415,
             "unsupported_media_type",
         ),
     ],
@@ -123,6 +166,7 @@ def test_html_scripts_and_navigation_are_not_indexed(client: TestClient) -> None
         "wrong-field",
         "no-text",
         "empty-text",
+        "only-nul",
         "text-not-string",
         "path-in-doc-id",
         "malformed-json",

@@ -140,9 +140,11 @@ def test_a_full_generation_queue_answers_503_with_retry_after(make_app: AppFacto
         refused = client.post("/v1/ask", json={"question": "Who is the envoy?"})
         streamed = client.post("/v1/ask", json={"question": "Who is the envoy?", "stream": True})
         search = client.post("/v1/search", json=SEARCH)  # searching never queues
+        metrics = client.get("/metrics").text
         release.set()
         worker.join(10)
 
+    assert "rag_generation_rejected_total 2.0" in metrics  # both refusals counted
     assert refused.status_code == 503
     assert refused.json()["error"]["code"] == "overloaded"
     assert int(refused.headers["Retry-After"]) >= 1

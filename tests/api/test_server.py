@@ -33,11 +33,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(root: Path, token_delay: float = TOKEN_DELAY_S) -> Iterator[ServerProcess]:
-    """The app with a fake LLM that writes a word every ``token_delay`` s, served by uvicorn."""
+def running_server(
+    root: Path, token_delay: float = TOKEN_DELAY_S, *options: str
+) -> Iterator[ServerProcess]:
+    """The app with a fake LLM that writes a word every ``token_delay`` s, served by uvicorn
+    (``options``: more ``serve_fake`` flags)."""
     port = free_port()
     command = [sys.executable, "-m", "tests.api.serve_fake", "--root", str(root)]
-    command += ["--port", str(port), "--token-delay", str(token_delay)]
+    command += ["--port", str(port), "--token-delay", str(token_delay), *options]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # as `rag serve` sets it
     process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"

@@ -105,3 +105,78 @@ def test_parse_upload_and_make_document() -> None:
         make_document("   \n")
     with pytest.raises(DocumentError, match="doc_id"):
         make_document("text", doc_id="../etc/passwd")
+
+
+def test_a_nul_byte_anywhere_marks_a_file_as_binary(tmp_path: Path) -> None:
+    text = "Late binary\n\n" + "A plain sentence of the article. " * 200  # ~6.6 kB of text
+    (tmp_path / "late.txt").write_bytes(text.encode() + b"\x00\x01\x02 trailing bytes")
+    result = load_documents([tmp_path])
+    assert result.documents == []
+    assert [(Path(p).name, reason) for p, reason in result.failures] == [
+        ("late.txt", "binary file, not text")
+    ]
+    with pytest.raises(DocumentError, match="binary"):
+        parse_upload("late.txt", text.encode() + b"\x00")
+
+
+def test_control_characters_never_reach_the_stored_text() -> None:
+    doc = make_document("Zebra\x00 study\n\nCity\x1b engineers\x07 said so.", title="A\x00 title")
+    assert not any(ch in doc.text + doc.title for ch in "\x00\x1b\x07")
+    assert doc.text.startswith("Zebra study") and "City engineers said so." in doc.text
+    with pytest.raises(DocumentError, match="no text"):
+        make_document("\x00\x01 \x02")
+
+
+def test_a_doc_id_twice_in_one_jsonl_keeps_the_first_and_names_both_lines(tmp_path: Path) -> None:
+    lines = [
+        {"doc_id": "a1", "text": "First story."},
+        {"doc_id": "a2", "text": "Second story."},
+        {"doc_id": "a1", "text": "A different first story."},
+    ]
+    path = tmp_path / "feed.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in lines), encoding="utf-8")
+    result = load_documents([path])
+    assert [(d.doc_id, d.text) for d in result.documents] == [
+        ("a1", "First story."),
+        ("a2", "Second story."),
+    ]
+    assert result.failures == [(f"{path}:3", "duplicate doc_id 'a1' (first on line 1)")]
+    with pytest.raises(
+        DocumentError, match=r"feed.jsonl:3: duplicate doc_id 'a1' \(first on line 1\)"
+    ):
+        parse_upload("feed.jsonl", path.read_bytes())
+
+
+def test_file_names_give_safe_nfc_doc_ids(tmp_path: Path) -> None:
+    (tmp_path / "cafe\u0301.txt").write_text("Café opens\n\nA café opened.", encoding="utf-8")
+    (tmp_path / "evil\u202etxt.md").write_text("# Evil\n\nHidden name.", encoding="utf-8")
+    (tmp_path / "...txt").write_text("Dots\n\nOnly dots.", encoding="utf-8")
+    result = load_documents([tmp_path])
+    assert [d.doc_id for d in result.documents] == ["café"]
+    failed = {Path(path).name: reason for path, reason in result.failures}
+    assert "RIGHT-TO-LEFT OVERRIDE" in failed["evil\u202etxt.md"]
+    assert "only dots" in failed["...txt"]
+
+
+@pytest.mark.parametrize(
+    "filename",
+    ["../../etc/passwd.txt", "..\\..\\boot.ini.txt", "/abs/path.txt", "sub/dir.md"],
+)
+def test_an_uploaded_file_name_with_folders_is_refused(filename: str) -> None:
+    with pytest.raises(DocumentError, match="folders"):
+        parse_upload(filename, b"Title\n\nBody text.")
+
+
+def test_an_upload_without_a_known_suffix_is_read_by_its_media_type() -> None:
+    [doc] = parse_upload("notes", b"Plain notes\n\nSome text.", "text/plain; charset=utf-8")
+    assert (doc.doc_id, doc.title) == ("notes", "Plain notes")
+    jsonl = b'{"doc_id": "j1", "text": "A line."}\n'
+    assert [d.doc_id for d in parse_upload("feed", jsonl, "application/x-ndjson")] == ["j1"]
+    with pytest.raises(DocumentError, match="unsupported file type"):
+        parse_upload("notes", b"text", "application/octet-stream")
+
+
+def test_jsonl_fields_must_be_strings(tmp_path: Path) -> None:
+    path = tmp_path / "feed.jsonl"
+    path.write_text(json.dumps({"doc_id": 7, "text": "Seven."}), encoding="utf-8")
+    assert load_documents([path]).failures == [(f"{path}:1", '"doc_id" must be a string')]

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.disk import current_version
-from index.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from index.disk import current_version, file_checksums
+from index.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexStateError
 from index.store import IndexStore, open_index
 from tests.fakes import HashEmbedder
 from tests.index.helpers import SEED_IDS, SEEDS, write_article, writer
@@ -124,6 +124,15 @@ def test_another_model_or_dimension_is_refused(index_dir: Path) -> None:
         "garble_manifest",
         "flip_byte_in_bm25",
         "remove_version_dir",
+        "random_pointer",
+        "empty_pointer",
+        "pointer_out_of_the_index",
+        "pointer_is_a_folder",
+        "version_is_a_file",
+        "manifest_is_a_list",
+        "manifest_with_bad_checksums",
+        "vectors_replaced_and_resealed",
+        "documents_replaced_and_resealed",
     ],
 )
 def test_damaged_files_give_one_clear_line(index_dir: Path, damage: str) -> None:
@@ -143,12 +152,50 @@ def test_damaged_files_give_one_clear_line(index_dir: Path, damage: str) -> None
         data = bytearray(path.read_bytes())
         data[-1] ^= 0xFF
         path.write_bytes(bytes(data))
+    elif damage == "random_pointer":
+        (index_dir / "CURRENT").write_bytes(bytes(range(255, -1, -1)))
+    elif damage == "empty_pointer":
+        (index_dir / "CURRENT").write_bytes(b"")
+    elif damage == "pointer_out_of_the_index":
+        (index_dir / "CURRENT").write_text("../../etc\n")
+    elif damage == "pointer_is_a_folder":
+        (index_dir / "CURRENT").unlink()
+        (index_dir / "CURRENT").mkdir()
+    elif damage == "version_is_a_file":
+        shutil.rmtree(version)
+        version.write_bytes(b"not a folder")
+    elif damage == "manifest_is_a_list":
+        (version / "manifest.json").write_text("[1, 2]")
+    elif damage == "manifest_with_bad_checksums":
+        manifest = json.loads((version / "manifest.json").read_text())
+        manifest["files"] = {"embeddings.npy": "x"}
+        (version / "manifest.json").write_text(json.dumps(manifest))
+    elif damage == "vectors_replaced_and_resealed":
+        (version / "embeddings.npy").write_bytes(bytes(range(256)) * 4)
+        _reseal(version)
+    elif damage == "documents_replaced_and_resealed":
+        (version / "documents.jsonl").write_text('{"doc_id": 1}\n')
+        _reseal(version)
     else:
         shutil.rmtree(version)
     with pytest.raises(IndexCorruptError) as caught:
         open_index(index_dir, HashEmbedder())
     message = str(caught.value)
     assert "\n" not in message and "rag index build" in message
+    assert f"the index in {index_dir} is damaged" in message
+
+
+def _reseal(version: Path) -> None:
+    """Record the current files' sizes and checksums, as if the damage was written with them."""
+    manifest = json.loads((version / "manifest.json").read_text())
+    manifest["files"] = file_checksums(version)
+    (version / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_a_file_in_place_of_the_index_directory_is_one_clear_line(tmp_path: Path) -> None:
+    (tmp_path / "index").write_text("oops")
+    with pytest.raises(IndexStateError, match="is not a directory"):
+        open_index(tmp_path / "index", HashEmbedder())
 
 
 def test_a_damaged_index_is_rebuilt_by_build(index_dir: Path) -> None:

@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from index.disk import current_version, write_lock
-from index.errors import IndexBusyError, UnknownDocumentError
+from index.errors import (
+    DocumentError,
+    DocumentExistsError,
+    IndexBusyError,
+    IndexCorruptError,
+    UnknownDocumentError,
+)
 from index.loaders import make_document
 from index.store import open_index
 from tests.fakes import HashEmbedder
@@ -199,3 +205,52 @@ def test_a_new_duplicate_threshold_regroups_without_re_embedding(
     report = writer(index_dir, embedder, dedup_threshold=0.05).build([corpus])
     assert embedder.embedded == 0 and sorted(report.unchanged) == SEED_IDS
     assert report.store.snapshot.manifest.dedup_threshold == 0.05
+
+
+def test_adding_without_replace_refuses_existing_ids_and_writes_nothing(tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    w = writer(index_dir)
+    w.build([SEEDS])
+    version = current_version(index_dir)
+    new = make_document("New story\n\nA new story.", doc_id="new")
+    clash = make_document("Other text\n\nNot the seed.", doc_id=SEED_IDS[0])
+    with pytest.raises(DocumentExistsError, match=repr(SEED_IDS[0])) as caught:
+        w.add_documents([new, clash], replace=False)
+    assert caught.value.doc_ids == [SEED_IDS[0]]
+    with pytest.raises(DocumentError, match="'new' is given twice"):
+        w.add_documents([new, new])
+    assert current_version(index_dir) == version  # nothing written, not even the new one
+    assert w.add_documents([clash], replace=True).updated == [SEED_IDS[0]]
+
+
+def test_removal_names_a_document_in_either_unicode_form(tmp_path: Path) -> None:
+    w = writer(tmp_path / "index")
+    w.add_documents([make_document("Café story\n\nA café opened.", doc_id="caf\u00e9")])
+    assert w.remove(["cafe\u0301"]).removed == ["café"]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["random-pointer", "pointer-to-nowhere", "garbled-manifest"],
+)
+def test_a_damaged_index_is_rebuilt_by_build_but_never_emptied_by_a_change(
+    tmp_path: Path, damage: str
+) -> None:
+    index_dir = tmp_path / "index"
+    w = writer(index_dir)
+    w.build([SEEDS])
+    version = current_version(index_dir)
+    assert version is not None
+    if damage == "random-pointer":
+        (index_dir / "CURRENT").write_bytes(bytes(range(256)))
+    elif damage == "pointer-to-nowhere":
+        (index_dir / "CURRENT").write_text("v999999\n")
+    else:
+        (version / "manifest.json").write_text("[1, 2]")
+    extra = make_document("Extra story\n\nAn extra story.", doc_id="extra")
+    with pytest.raises(IndexCorruptError, match="rag index build"):
+        w.add_documents([extra])
+    with pytest.raises(IndexCorruptError, match="rag index build"):
+        w.remove([SEED_IDS[0]])
+    assert w.build([SEEDS]).added == SEED_IDS  # the files are all there is to rebuild from
+    assert len(open_index(index_dir, HashEmbedder()).documents()) == 5
