@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.context import Passage
-from rag.text import content_words, facts, split_sentences, word_set
+from rag.text import content_words, facts, split_sentences, word_set, words
 from rag.types import Citation
 
 __all__ = [
@@ -155,6 +155,8 @@ def verify(
             continue
         if not content_words(claim.text) - given:
             continue  # it only restates the question: no claim to check, no answer either
+        if _copies_a_title(claim.text, passages):
+            continue  # a small model copying a passage's headline says nothing about it
         cited, score = _best_support(claim, passages, question, threshold)
         if cited:
             kept.append(Claim(claim.text, cited, score))
@@ -168,6 +170,15 @@ def verify(
         dropped=dropped,
         claims=tuple(kept),
     )
+
+
+def _copies_a_title(text: str, passages: Sequence[Passage]) -> bool:
+    said = " ".join(words(text))
+    for passage in passages:
+        title = " ".join(words(passage.title))
+        if said and title and (said in title or (title in said and len(said) <= len(title) + 12)):
+            return True
+    return False
 
 
 def render(

@@ -102,3 +102,13 @@ def test_an_answer_cut_off_inside_its_marker_still_counts() -> None:
     checked = verify(answer, PASSAGES, "Who is the envoy?")
     assert checked.text == "The envoy is Steve Witkoff [1]"
     assert checked.citations[0].doc_id == "b"
+
+
+def test_a_copied_headline_is_not_a_claim() -> None:
+    passages = [
+        Passage(1, "d", "Gaza truce talks: a note to readers", "Readers asked.", 0, 14, 1.0)
+    ]
+    assert not verify(
+        "Gaza truce talks: a note to readers [1]", passages, "What does it say?"
+    ).claims
+    assert not verify("Gaza truce talks [1].", passages, "What does it say?").claims
