@@ -29,18 +29,15 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from rag.citations import Claim, Verified, verify
-from rag.context import Passage, passage_from
 from rag.errors import LLMError
 from rag.evidence import Evidence, passage_of
 from rag.generation import Generator
 from rag.prompt import answer_messages, strip_echoes
 from rag.settings import EXTRACTIVE_MODEL, Settings
-from rag.text import content_words, numbers, words
 
 __all__ = [
     "Answerer",
     "Check",
-    "DisagreeingFigures",
     "Fallback",
     "Generate",
     "ModelAnswers",
@@ -60,7 +57,6 @@ class Outcome:
     claims: tuple[Claim, ...] = ()
     degraded: bool = False  # the model failed; the claims come from the passages
     streamed: str = ""  # the draft already streamed, before the checks
-    passages: tuple[Passage, ...] = ()  # the evidence's passages, and any a claim added
 
     @property
     def abstained(self) -> bool:
@@ -107,32 +103,25 @@ class Fallback:
         self,
         *,
         passage_min_score: float,
-        figures: DisagreeingFigures | None = None,
         quote_best: bool = True,
     ) -> None:
         self._passage_min_score = passage_min_score
-        self._figures = figures
         self._quote_best = quote_best
 
     @classmethod
     def from_settings(
         cls, settings: Settings, *, passage_min_score: float | None = None
     ) -> Fallback:
-        figures = DisagreeingFigures() if settings.disagreeing_figures else None
         if passage_min_score is None:
             passage_min_score = settings.passage_min_score
         return cls(
             passage_min_score=passage_min_score,
-            figures=figures,
             quote_best=settings.quote_best_sentence,
         )
 
     def decide(self, evidence: Evidence, checked: Verified | None) -> Outcome:
         """``checked`` is the model's checked answer; ``None`` when there is no model."""
-        outcome = self._decide(evidence, checked)
-        return self._figures.add(evidence, outcome) if self._figures else outcome
 
-    def _decide(self, evidence: Evidence, checked: Verified | None) -> Outcome:
         best = _best_claim(evidence)
         if checked is None:
             return Outcome(self._if_strong(evidence, best))
@@ -152,71 +141,12 @@ class Fallback:
     def degraded(self, evidence: Evidence) -> Outcome:
         """The answer when the model failed: the best sentence, whatever its score."""
         best = _best_claim(evidence)
-        outcome = Outcome((best,) if best is not None else (), degraded=True)
-        return self._figures.add(evidence, outcome) if self._figures else outcome
+        return Outcome((best,) if best is not None else (), degraded=True)
 
     def _if_strong(self, evidence: Evidence, best: Claim | None) -> tuple[Claim, ...]:
         if best is None or evidence.strength < self._passage_min_score:
             return ()
         return (best,)
-
-
-class DisagreeingFigures:
-    """Sources that give another figure for what the answer counts: "24 hostages" in March,
-    "about 50 hostages" in July. A figure is a number and the words after it; another
-    document's sentence about the question that gives a different number before the same
-    word joins the answer with its own citation. Nothing here reads the question's wording.
-    """
-
-    def __init__(self, *, margin: float = 0.3, window: int = 3) -> None:
-        self._margin = margin  # how much worse than the best sentence a source may match
-        self._window = window  # words after a number that say what it counts
-
-    def add(self, evidence: Evidence, outcome: Outcome) -> Outcome:
-        if outcome.abstained or evidence.best is None:
-            return outcome
-        counted = self._counted(" ".join(c.text for c in outcome.claims))
-        if not counted:
-            return outcome
-        stated = set(counted)
-        sources = {p.doc_id for c in outcome.claims for p in evidence.passages if p.n in c.cited}
-        passages = list(outcome.passages or evidence.passages)
-        claims = list(outcome.claims)
-        floor = evidence.best.score - self._margin
-        for sentence in evidence.sentences:
-            if sentence.score < floor or sentence.doc_id in sources:
-                continue
-            theirs = self._counted(sentence.text)
-            if not any(
-                number not in stated and words & counted[mine]
-                for number, words in theirs.items()
-                for mine in counted
-            ):
-                continue
-            passage = passage_of(sentence, passages)
-            if passage is None:
-                passage = passage_from(len(passages) + 1, [sentence])
-                passages.append(passage)
-            claims.append(Claim(sentence.text, (passage.n,), max(0.0, sentence.similarity)))
-            sources.add(sentence.doc_id)
-            stated |= set(theirs)
-        return replace(outcome, claims=tuple(claims), passages=tuple(passages))
-
-    def _counted(self, text: str) -> dict[str, set[str]]:
-        """Each number of the text (not a year) and the content words just after it."""
-        tokens = words(text)
-        found: dict[str, set[str]] = {}
-        for i, token in enumerate(tokens):
-            number = numbers(token)
-            if not number or _YEAR.match(token):
-                continue
-            after = content_words(" ".join(tokens[i + 1 : i + 1 + self._window]))
-            if after - number:
-                found.setdefault(next(iter(number)), set()).update(after - number)
-        return found
-
-
-_YEAR = re.compile(r"^(1[5-9]|20)\d\d$")
 
 
 def _best_claim(evidence: Evidence) -> Claim | None:

@@ -178,9 +178,7 @@ class Pipeline:
         self, text: str, standalone: str | None, evidence: Evidence, outcome: Outcome
     ) -> Answer:
         rendered, citations = (
-            (ABSTAIN_TEXT, ())
-            if outcome.abstained
-            else render(outcome.claims, outcome.passages or evidence.passages)
+            (ABSTAIN_TEXT, ()) if outcome.abstained else render(outcome.claims, evidence.passages)
         )
         return Answer(
             question=text,

@@ -53,7 +53,6 @@ class Settings(BaseSettings):
     passage_min_score: float = 1.0  # the best sentence answers alone only from this score
     numeric_boost: bool = True  # sentences with numbers rank higher for how-many/when questions
     quote_best_sentence: bool = True  # the best sentence follows the model's checked claims
-    disagreeing_figures: bool = True  # other sources' different figure for what the answer counts
     rewrite_with_llm: bool = False  # rewrite follow-ups with the LLM instead of merging terms
 
     # HTTP.

@@ -281,15 +281,3 @@ def test_with_an_int8_query_path_sentences_are_scored_with_the_exact_vectors(
     plain = pipeline_over(small_store, HashEmbedder(), None, rag_settings())
     assert plain._evidence._scorer._embedder is plain.retriever.embedder
     assert not plain._evidence._exact
-
-
-def test_another_sources_different_figure_for_the_same_thing_joins_the_answer(
-    make_pipeline: MakePipeline, small_store: IndexStore
-) -> None:
-    llm = ScriptedLLM(citing("About 50 hostages are still held [{n}].", "About 50"))
-    answer = make_pipeline(llm).ask("How many hostages are still held?")
-    assert "50 hostages" in answer.text and "24 hostages" in answer.text
-    assert {c.doc_id for c in answer.citations} == {"report-july", "truce-march"}
-    assert_offsets_valid(answer, small_store)
-    alone = make_pipeline(llm, disagreeing_figures=False).ask("How many hostages are still held?")
-    assert "24" not in alone.text
