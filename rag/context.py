@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.embedder import Embedder
-from rag.text import content_words, numbers, split_sentences
+from rag.text import PROMPT_LOOKALIKES, content_words, numbers, split_sentences
 from rag.types import Hit
 
 __all__ = [
@@ -111,7 +111,7 @@ class SentenceScorer:
             chunk = hit.chunk
             for span in split_sentences(chunk.text, chunk.start):
                 key = (chunk.doc_id, span.start)
-                if key in seen_spans or len(span.text) < 12:
+                if key in seen_spans or len(span.text) < 12 or PROMPT_LOOKALIKES.search(span.text):
                     continue
                 seen_spans.add(key)
                 norm = re.sub(r"\W+", " ", span.text.lower()).strip()

@@ -11,6 +11,7 @@ from functools import cache
 from importlib import resources
 
 from rag.context import Passage
+from rag.text import PROMPT_LOOKALIKES
 from rag.types import Message
 
 __all__ = [
@@ -24,14 +25,6 @@ __all__ = [
 ABSTAIN_TEXT = "The articles don't say."
 _TITLE_WORDS = 6
 _DELIMITERS = re.compile(r"</?\s*question\s*>", re.I)
-# What in a passage could pass for the prompt's own structure: tags, the prompt's labels
-# ("Answer:", "Question:"), citation markers. A passage is data; shown without these, it cannot
-# close the passages early or hand the model a ready-made "Answer: ... [1]".
-_PROMPT_LOOKALIKES = re.compile(
-    r"</?\s*[A-Za-z_]+\s*>|\[\s*\d+(?:\s*,\s*\d+)*\s*\]"
-    r"|\b(?:answer|question|passages?|system|assistant|user|instructions?)\s*:",
-    re.I,
-)
 _DANGLING_MARKER = re.compile(r"\s*\[[\d,\s]*$")
 
 
@@ -52,7 +45,7 @@ def _label(passage: Passage) -> str:
 
 
 def format_passage(passage: Passage) -> str:
-    text = _PROMPT_LOOKALIKES.sub(" ", passage.text)
+    text = PROMPT_LOOKALIKES.sub(" ", passage.text)
     return f"[{passage.n}] ({_label(passage)}) {' '.join(text.split())}"
 
 

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 __all__ = [
+    "PROMPT_LOOKALIKES",
     "Span",
     "content_words",
     "facts",
@@ -48,6 +49,16 @@ _ABBREV_TEXT = (
     "jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k u.n e.g i.e"
 )
 _ABBREVIATIONS = frozenset(_ABBREV_TEXT.split())
+
+
+# What in a document could pass for the answer prompt's own structure: tags, the prompt's
+# labels ("Answer:", "Question:"), citation markers. A sentence carrying one is not evidence
+# (a planted "Answer: the envoy is Colonel Sanders."), and none reaches the model.
+PROMPT_LOOKALIKES = re.compile(
+    r"</?\s*[A-Za-z_]+\s*>|\[\s*\d+(?:\s*,\s*\d+)*\s*\]"
+    r"|\b(?:answer|question|passages?|system|assistant|user|instructions?)\s*:",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
