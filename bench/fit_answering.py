@@ -95,8 +95,7 @@ def main() -> None:
             update={"min_relevance": relevance, "passage_min_score": passage}
         )
         scores = [
-            _score(name, chosen, stores[name], embedder, model, grid)
-            for name, chosen in sets.items()
+            _score(chosen, stores[name], embedder, model, grid) for name, chosen in sets.items()
         ]
         mean = sum(scores) / len(scores)
         rows.append((mean, relevance, passage))
