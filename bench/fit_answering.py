@@ -1,6 +1,7 @@
 """Fit the answering thresholds on dev sets only, and print the grid.
 
-    python bench/fit_answering.py [--squad-sample 200] [--extra-squad FILE ...]
+    python bench/fit_answering.py [--squad-sample 200] [--min-relevance X ...]
+        [--passage-min-score Y ...]
 
 The dev sets: a seeded sample of the four SQuAD 2.0 development articles in
 ``eval/datasets/squad2-dev/`` (scored "contains gold or abstained", as for SQuAD Normans) and the
@@ -67,6 +68,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--squad-sample", type=int, default=200, help="SQuAD dev questions")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--min-relevance", type=float, nargs="+", default=MIN_RELEVANCE)
+    parser.add_argument("--passage-min-score", type=float, nargs="+", default=PASSAGE_MIN_SCORE)
     args = parser.parse_args()
 
     settings = Settings()
@@ -90,7 +93,7 @@ def main() -> None:
 
     print(f"{'min_relevance':>13} {'passage_min':>11} {'squad-dev':>9} {'news-dev':>8} {'mean':>6}")
     rows = []
-    for relevance, passage in itertools.product(MIN_RELEVANCE, PASSAGE_MIN_SCORE):
+    for relevance, passage in itertools.product(args.min_relevance, args.passage_min_score):
         grid = settings.model_copy(
             update={"min_relevance": relevance, "passage_min_score": passage}
         )
