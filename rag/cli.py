@@ -6,6 +6,8 @@ stderr and exits 1; heavy imports (torch, litellm, the API) happen inside the co
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -171,14 +173,67 @@ def _quote(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+LocalOption = Annotated[
+    bool,
+    typer.Option("--local", help="Answer in this process even when a server answers at RAG_URL."),
+]
+
+if typing.TYPE_CHECKING:
+    from rag.remote import RemoteEngine
+    from rag.types import Answer
+
+
+def _remote(local: bool, index_dir: Path | None) -> RemoteEngine | None:
+    """The `rag serve` at RAG_URL, unless --local or --index-dir asks for this process."""
+    if local or index_dir is not None:
+        return None
+    from rag.remote import find_server
+
+    settings = _settings()
+    keys = settings.api_key_list
+    return find_server(settings.url, keys[0] if keys else None)
+
+
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     top_k: TopKOption = None,
     as_json: JsonOption = False,
     index_dir: IndexDirOption = None,
+    local: LocalOption = False,
 ) -> None:
     """Show the passages retrieval finds for QUERY (no LLM)."""
+    remote = _remote(local, index_dir)
+    rows: list[_Row] | None
+    if remote is not None:
+        with _closing(remote):
+            body = remote.search(query, top_k=top_k)
+        if as_json:
+            typer.echo(json.dumps(body, indent=2, ensure_ascii=False))
+            return
+        rows = [
+            (r["score"], r["title"], r["doc_id"], r.get("also_in", []), r["text"])
+            for r in body["results"]
+        ]
+    else:
+        rows = _search_here(query, top_k, as_json, index_dir)
+        if rows is None:
+            return
+    if not rows:
+        typer.echo("No passages found.")
+    for rank, (score, title, doc_id, also_in, text) in enumerate(rows, start=1):
+        also = f" (also in {', '.join(also_in)})" if also_in else ""
+        typer.echo(f"[{rank}] {score:.3f}  {title}  {doc_id}{also}")
+        typer.echo(f"    {_quote(text, 300)}")
+
+
+_Row = tuple[float, str, str, list[str], str]
+
+
+def _search_here(
+    query: str, top_k: int | None, as_json: bool, index_dir: Path | None
+) -> list[_Row] | None:
+    """The passages from an index loaded in this process (None: printed as JSON already)."""
     from api.schemas import SearchResponse, SearchResult
     from rag.components import load_pipeline
     from rag.settings import EXTRACTIVE_MODEL
@@ -190,13 +245,19 @@ def search(
     if as_json:
         body = SearchResponse(results=[SearchResult.from_hit(hit) for hit in hits])
         typer.echo(body.model_dump_json(indent=2))
-        return
-    if not hits:
-        typer.echo("No passages found.")
-    for rank, hit in enumerate(hits, start=1):
-        also = f" (also in {', '.join(hit.doc_ids[1:])})" if len(hit.doc_ids) > 1 else ""
-        typer.echo(f"[{rank}] {hit.score:.3f}  {hit.chunk.title}  {hit.chunk.doc_id}{also}")
-        typer.echo(f"    {_quote(hit.chunk.text, 300)}")
+        return None
+    return [
+        (hit.score, hit.chunk.title, hit.chunk.doc_id, list(hit.doc_ids[1:]), hit.chunk.text)
+        for hit in hits
+    ]
+
+
+@contextlib.contextmanager
+def _closing(remote: RemoteEngine) -> Iterator[RemoteEngine]:
+    try:
+        yield remote
+    finally:
+        remote.close()
 
 
 @app.command()
@@ -206,8 +267,57 @@ def ask(
     as_json: JsonOption = False,
     stream: Annotated[bool, typer.Option("--stream", help="Print the answer as it comes.")] = False,
     index_dir: IndexDirOption = None,
+    local: LocalOption = False,
 ) -> None:
-    """Answer QUESTION from the articles, with numbered sources."""
+    """Answer QUESTION from the articles, with numbered sources (from the server at RAG_URL
+    when one answers there, else in this process)."""
+    remote = _remote(local, index_dir)
+    if remote is not None:
+        with _closing(remote):
+            answer = _ask_remote(remote, question, top_k, as_json, stream)
+    else:
+        answer = _ask_here(question, top_k, as_json, stream, index_dir)
+    if answer is None:
+        return  # printed as JSON
+    if answer.degraded:
+        typer.echo("(the model failed; this answer was extracted from the passages)", err=True)
+    if answer.citations:
+        typer.echo("\nSources:")
+    for citation in answer.citations:
+        date = f", {citation.published}" if citation.published else ""
+        typer.echo(f"[{citation.n}] {citation.title} ({citation.doc_id}{date})")
+        typer.echo(f"    “{_quote(citation.text)}”")
+
+
+def _ask_remote(
+    remote: RemoteEngine, question: str, top_k: int | None, as_json: bool, stream: bool
+) -> Answer | None:
+    from rag.remote import answer_from_body
+
+    if stream and not as_json:
+        pieces: list[str] = []
+        body: dict[str, object] = {}
+        for event, data in remote.stream(question, top_k=top_k):
+            if event == "token":
+                typer.echo(data["text"], nl=False)
+                pieces.append(data["text"])
+            elif event == "done":
+                body = data
+        answer = answer_from_body(body)
+        _after_stream("".join(pieces), answer)
+        return answer
+    body = remote.ask_json(question, top_k=top_k)
+    if as_json:
+        typer.echo(json.dumps(body, indent=2, ensure_ascii=False))
+        return None
+    answer = answer_from_body(body)
+    typer.echo(answer.text)
+    return answer
+
+
+def _ask_here(
+    question: str, top_k: int | None, as_json: bool, stream: bool, index_dir: Path | None
+) -> Answer | None:
     from api.schemas import AskResponse
     from rag.components import load_pipeline
 
@@ -218,25 +328,21 @@ def ask(
         for delta in answer_stream:
             typer.echo(delta, nl=False)
             pieces.append(delta)
-        streamed = "".join(pieces)
         answer = answer_stream.answer
-        typer.echo()
-        if answer.text.strip() != streamed.strip():
-            typer.echo(f"\nVerified answer: {answer.text}")
-    else:
-        answer = pipeline.ask(question, top_k=top_k)
-        if as_json:
-            typer.echo(AskResponse.from_answer(answer).model_dump_json(indent=2))
-            return
-        typer.echo(answer.text)
-    if answer.degraded:
-        typer.echo("(the model failed; this answer was extracted from the passages)", err=True)
-    if answer.citations:
-        typer.echo("\nSources:")
-    for citation in answer.citations:
-        date = f", {citation.published}" if citation.published else ""
-        typer.echo(f"[{citation.n}] {citation.title} ({citation.doc_id}{date})")
-        typer.echo(f"    “{_quote(citation.text)}”")
+        _after_stream("".join(pieces), answer)
+        return answer
+    answer = pipeline.ask(question, top_k=top_k)
+    if as_json:
+        typer.echo(AskResponse.from_answer(answer).model_dump_json(indent=2))
+        return None
+    typer.echo(answer.text)
+    return answer
+
+
+def _after_stream(streamed: str, answer: Answer) -> None:
+    typer.echo()
+    if answer.text.strip() != streamed.strip():
+        typer.echo(f"\nVerified answer: {answer.text}")
 
 
 # ---- serve (api/) ------------------------------------------------------------------------
@@ -279,6 +385,17 @@ def serve(
     )
 
 
+@app.command("mcp")
+def mcp_command(index_dir: IndexDirOption = None) -> None:
+    """Serve the MCP tools (search_news, ask_news) and the documents over stdio, for an agent
+    that starts this command; the models load on the first call. `rag serve` has them at /mcp."""
+    from api.mcp_tools import PipelineNews, build_mcp_server
+    from rag.components import load_pipeline
+
+    settings = _settings(index_dir)
+    build_mcp_server(PipelineNews(lambda: load_pipeline(settings))).run("stdio")
+
+
 def _check_can_listen(host: str, port: int) -> None:
     """Fail in one line before loading anything when ``host:port`` cannot be listened on."""
     import socket
@@ -317,11 +434,30 @@ def chat(
     ] = None,
     top_k: TopKOption = None,
     index_dir: IndexDirOption = None,
+    local: LocalOption = False,
 ) -> None:
     """Talk to the articles in the terminal; follow-ups use the earlier turns (as in Slack).
 
     One question a line, from the keyboard or a pipe; /new starts over, /quit or EOF ends.
+    The server at RAG_URL keeps the conversation when one answers there.
     """
+    from rag.chat import converse
+
+    remote = _remote(local, index_dir)
+    if remote is not None:
+        with _closing(remote):
+            if sys.stdin.isatty():
+                typer.echo(f"Asking {remote.url}; /new starts over, /quit leaves.", err=True)
+            conversation_id = converse(
+                remote, _stdin_lines(), typer.echo,
+                conversation_id=conversation, top_k=top_k,
+            )  # fmt: skip
+        typer.echo(f"conversation: {conversation_id} (resume with --conversation)", err=True)
+        return
+    _chat_here(conversation, top_k, index_dir)
+
+
+def _chat_here(conversation: str | None, top_k: int | None, index_dir: Path | None) -> None:
     from rag.chat import ChatEngine, converse
     from rag.components import load_pipeline
     from rag.conversations import ConversationStore
