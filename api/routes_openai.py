@@ -31,15 +31,15 @@ from api.schemas_openai import (
     ChatCompletion,
     ChatCompletionChunk,
     ChatCompletionRequest,
-    ChatMessage,
     Choice,
     ChunkChoice,
     Delta,
     ModelCard,
     ModelList,
+    OtherMessage,
+    UserMessage,
 )
 from api.streaming import SSE_HEADERS, answer_events, describe_error
-from rag.errors import InputError
 from rag.settings import EXTRACTIVE_MODEL
 from rag.types import Answer, Message
 
@@ -102,17 +102,16 @@ async def chat_completions(
     return Response(completion.model_dump_json(), media_type="application/json", headers=headers)
 
 
-def _question(messages: Sequence[ChatMessage]) -> tuple[str, list[Message]]:
-    """The last message's text (the user's question) and the turns before it."""
-    last = messages[-1]
-    if last.role != "user":
-        raise InputError(f"messages: the last message must be the user's, not the {last.role}'s")
+def _question(messages: Sequence[UserMessage | OtherMessage]) -> tuple[str, list[Message]]:
+    """The last user message's text (the schema makes sure there is one) and the user and
+    assistant turns before it."""
+    last = max(n for n, m in enumerate(messages) if isinstance(m, UserMessage))
     history = [
-        Message(role=m.role, content=m.text)
-        for m in messages[:-1]
+        Message(role="user" if isinstance(m, UserMessage) else "assistant", content=m.text)
+        for m in messages[:last]
         if m.role in ("user", "assistant") and m.text.strip()
     ]
-    return last.text, history[-_HISTORY_MESSAGES:]
+    return messages[last].text, history[-_HISTORY_MESSAGES:]
 
 
 def _streamed(completion_id: str, events: AsyncIterator[tuple[str, object]]) -> StreamingResponse:

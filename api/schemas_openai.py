@@ -10,27 +10,45 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
-from api.schemas import CitationOut, ConversationId, PositiveInt, StrictModel, TopK
+from api.schemas import CitationOut, ConversationId, PositiveInt, Question, StrictModel, TopK
 
 MODEL_ID = "rag-news"
 
-Role = Literal["system", "developer", "user", "assistant"]
 Sampling = Annotated[float, Field(ge=0, le=2)]
+LongText = Annotated[str, Field(max_length=100_000)]
+Name = Annotated[str, Field(max_length=200)]
 
 
 class TextPart(StrictModel):
     type: Literal["text"]
-    text: Annotated[str, Field(max_length=100_000)]
+    text: LongText
 
 
-class ChatMessage(StrictModel):
-    role: Role
-    content: (
-        Annotated[str, Field(max_length=100_000)] | Annotated[list[TextPart], Field(max_length=100)]
-    )
-    name: Annotated[str, Field(max_length=200)] | None = None
+class QuestionPart(StrictModel):
+    type: Literal["text"]
+    text: Question
+
+
+class UserMessage(StrictModel):
+    """A question: text to see, at most ``RAG_MAX_QUESTION_CHARS`` long (one text part)."""
+
+    role: Literal["user"]
+    content: Question | Annotated[list[QuestionPart], Field(min_length=1, max_length=1)]
+    name: Name | None = None
+
+    @property
+    def text(self) -> str:
+        return self.content if isinstance(self.content, str) else self.content[0].text
+
+
+class OtherMessage(StrictModel):
+    """Instructions (ignored) or an earlier answer."""
+
+    role: Literal["system", "developer", "assistant"]
+    content: LongText | Annotated[list[TextPart], Field(max_length=100)]
+    name: Name | None = None
 
     @property
     def text(self) -> str:
@@ -39,16 +57,38 @@ class ChatMessage(StrictModel):
         return "\n".join(part.text for part in self.content)
 
 
+ChatMessage = Annotated[UserMessage | OtherMessage, Field(discriminator="role")]
+
+
+def _has_question(messages: list[UserMessage | OtherMessage]) -> list[UserMessage | OtherMessage]:
+    if not any(m.role == "user" for m in messages):
+        raise ValueError("needs a user message: the last one is the question")
+    return messages
+
+
+Messages = Annotated[
+    list[ChatMessage],
+    Field(
+        min_length=1,
+        max_length=200,
+        json_schema_extra={
+            "contains": {"type": "object", "properties": {"role": {"const": "user"}}}
+        },
+    ),
+    AfterValidator(_has_question),
+]
+
+
 class StreamOptions(StrictModel):
     include_usage: bool = False
 
 
 class ChatCompletionRequest(StrictModel):
-    """The last message is the question (it must be the user's); earlier user and assistant
-    messages are the conversation it follows (system messages are ignored)."""
+    """The last user message is the question; the user and assistant messages before it are
+    the conversation it follows (system messages, and any after the question, are ignored)."""
 
     model: Literal["rag-news"] = Field(description="The one model `GET /v1/models` lists.")
-    messages: Annotated[list[ChatMessage], Field(min_length=1, max_length=200)]
+    messages: Messages
     stream: bool = False
     stream_options: StreamOptions | None = None
     # Accepted for compatibility, ignored: answers are the engine's checked text.
