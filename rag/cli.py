@@ -6,11 +6,10 @@ stderr and exits 1; heavy imports (torch, litellm, the API) happen inside the co
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -138,7 +137,6 @@ def index_remove(
 def index_stats(index_dir: IndexDirOption = None, as_json: JsonOption = False) -> None:
     """Documents, chunks, near-duplicate groups, model and size on disk."""
     import dataclasses
-    import json
 
     from index.store import open_index
 
@@ -165,13 +163,7 @@ def _human_bytes(size: int) -> str:
     return f"{value:.1f} GB"  # pragma: no cover
 
 
-# ---- search and ask (rag/) ---------------------------------------------------------------
-
-
-def _quote(text: str, limit: int = 160) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
+# ---- search and ask (rag/, through a server: rag/remote) -----------------------------------
 
 LocalOption = Annotated[
     bool,
@@ -180,18 +172,15 @@ LocalOption = Annotated[
 
 if typing.TYPE_CHECKING:
     from rag.remote import RemoteEngine
-    from rag.types import Answer
 
 
 def _remote(local: bool, index_dir: Path | None) -> RemoteEngine | None:
     """The `rag serve` at RAG_URL, unless --local or --index-dir asks for this process."""
     if local or index_dir is not None:
         return None
-    from rag.remote import find_server
+    from rag.cli_answers import find_remote
 
-    settings = _settings()
-    keys = settings.api_key_list
-    return find_server(settings.url, keys[0] if keys else None)
+    return find_remote(_settings())
 
 
 @app.command()
@@ -202,62 +191,18 @@ def search(
     index_dir: IndexDirOption = None,
     local: LocalOption = False,
 ) -> None:
-    """Show the passages retrieval finds for QUERY (no LLM)."""
+    """Show the passages retrieval finds for QUERY (no LLM), from the server at RAG_URL when
+    one answers there, else from the index in this process."""
+    from rag.cli_answers import closing, print_passages, search_here, search_remote
+
     remote = _remote(local, index_dir)
-    rows: list[_Row] | None
     if remote is not None:
-        with _closing(remote):
-            body = remote.search(query, top_k=top_k)
-        if as_json:
-            typer.echo(json.dumps(body, indent=2, ensure_ascii=False))
-            return
-        rows = [
-            (r["score"], r["title"], r["doc_id"], r.get("also_in", []), r["text"])
-            for r in body["results"]
-        ]
+        with closing(remote):
+            rows = search_remote(remote, query, top_k, as_json)
     else:
-        rows = _search_here(query, top_k, as_json, index_dir)
-        if rows is None:
-            return
-    if not rows:
-        typer.echo("No passages found.")
-    for rank, (score, title, doc_id, also_in, text) in enumerate(rows, start=1):
-        also = f" (also in {', '.join(also_in)})" if also_in else ""
-        typer.echo(f"[{rank}] {score:.3f}  {title}  {doc_id}{also}")
-        typer.echo(f"    {_quote(text, 300)}")
-
-
-_Row = tuple[float, str, str, list[str], str]
-
-
-def _search_here(
-    query: str, top_k: int | None, as_json: bool, index_dir: Path | None
-) -> list[_Row] | None:
-    """The passages from an index loaded in this process (None: printed as JSON already)."""
-    from api.schemas import SearchResponse, SearchResult
-    from rag.components import load_pipeline
-    from rag.settings import EXTRACTIVE_MODEL
-
-    # Passages only: no LLM to load.
-    settings = _settings(index_dir).model_copy(update={"llm_model": EXTRACTIVE_MODEL})
-    pipeline = load_pipeline(settings)
-    hits = pipeline.search(query, top_k=top_k)
-    if as_json:
-        body = SearchResponse(results=[SearchResult.from_hit(hit) for hit in hits])
-        typer.echo(body.model_dump_json(indent=2))
-        return None
-    return [
-        (hit.score, hit.chunk.title, hit.chunk.doc_id, list(hit.doc_ids[1:]), hit.chunk.text)
-        for hit in hits
-    ]
-
-
-@contextlib.contextmanager
-def _closing(remote: RemoteEngine) -> Iterator[RemoteEngine]:
-    try:
-        yield remote
-    finally:
-        remote.close()
+        rows = search_here(_settings(index_dir), query, top_k, as_json)
+    if not as_json:
+        print_passages(rows)
 
 
 @app.command()
@@ -271,78 +216,16 @@ def ask(
 ) -> None:
     """Answer QUESTION from the articles, with numbered sources (from the server at RAG_URL
     when one answers there, else in this process)."""
+    from rag.cli_answers import ask_here, ask_remote, closing, print_sources
+
     remote = _remote(local, index_dir)
     if remote is not None:
-        with _closing(remote):
-            answer = _ask_remote(remote, question, top_k, as_json, stream)
+        with closing(remote):
+            answer = ask_remote(remote, question, top_k, as_json, stream)
     else:
-        answer = _ask_here(question, top_k, as_json, stream, index_dir)
-    if answer is None:
-        return  # printed as JSON
-    if answer.degraded:
-        typer.echo("(the model failed; this answer was extracted from the passages)", err=True)
-    if answer.citations:
-        typer.echo("\nSources:")
-    for citation in answer.citations:
-        date = f", {citation.published}" if citation.published else ""
-        typer.echo(f"[{citation.n}] {citation.title} ({citation.doc_id}{date})")
-        typer.echo(f"    “{_quote(citation.text)}”")
-
-
-def _ask_remote(
-    remote: RemoteEngine, question: str, top_k: int | None, as_json: bool, stream: bool
-) -> Answer | None:
-    from rag.remote import answer_from_body
-
-    if stream and not as_json:
-        pieces: list[str] = []
-        body: dict[str, object] = {}
-        for event, data in remote.stream(question, top_k=top_k):
-            if event == "token":
-                typer.echo(data["text"], nl=False)
-                pieces.append(data["text"])
-            elif event == "done":
-                body = data
-        answer = answer_from_body(body)
-        _after_stream("".join(pieces), answer)
-        return answer
-    body = remote.ask_json(question, top_k=top_k)
-    if as_json:
-        typer.echo(json.dumps(body, indent=2, ensure_ascii=False))
-        return None
-    answer = answer_from_body(body)
-    typer.echo(answer.text)
-    return answer
-
-
-def _ask_here(
-    question: str, top_k: int | None, as_json: bool, stream: bool, index_dir: Path | None
-) -> Answer | None:
-    from api.schemas import AskResponse
-    from rag.components import load_pipeline
-
-    pipeline = load_pipeline(_settings(index_dir))
-    if stream and not as_json:
-        answer_stream = pipeline.stream(question, top_k=top_k)
-        pieces: list[str] = []
-        for delta in answer_stream:
-            typer.echo(delta, nl=False)
-            pieces.append(delta)
-        answer = answer_stream.answer
-        _after_stream("".join(pieces), answer)
-        return answer
-    answer = pipeline.ask(question, top_k=top_k)
-    if as_json:
-        typer.echo(AskResponse.from_answer(answer).model_dump_json(indent=2))
-        return None
-    typer.echo(answer.text)
-    return answer
-
-
-def _after_stream(streamed: str, answer: Answer) -> None:
-    typer.echo()
-    if answer.text.strip() != streamed.strip():
-        typer.echo(f"\nVerified answer: {answer.text}")
+        answer = ask_here(_settings(index_dir), question, top_k, as_json, stream)
+    if answer is not None:  # None: printed as JSON
+        print_sources(answer)
 
 
 # ---- serve (api/) ------------------------------------------------------------------------
@@ -414,19 +297,6 @@ def _check_can_listen(host: str, port: int) -> None:
 # ---- chat and feedback (api/slack, rag/conversations) ------------------------------------
 
 
-def _stdin_lines() -> Iterator[str]:
-    """Lines typed at a prompt on a terminal; plain lines from a pipe or file otherwise."""
-    if not sys.stdin.isatty():
-        yield from sys.stdin
-        return
-    while True:
-        try:
-            yield input("you> ")
-        except EOFError:
-            typer.echo()
-            return
-
-
 @app.command()
 def chat(
     conversation: Annotated[
@@ -442,39 +312,19 @@ def chat(
     The server at RAG_URL keeps the conversation when one answers there.
     """
     from rag.chat import converse
+    from rag.cli_answers import chat_here, closing, stdin_lines
 
     remote = _remote(local, index_dir)
-    if remote is not None:
-        with _closing(remote):
+    if remote is None:
+        conversation_id = chat_here(_settings(index_dir), conversation, top_k)
+    else:
+        with closing(remote):
             if sys.stdin.isatty():
                 typer.echo(f"Asking {remote.url}; /new starts over, /quit leaves.", err=True)
             conversation_id = converse(
-                remote, _stdin_lines(), typer.echo,
-                conversation_id=conversation, top_k=top_k,
-            )  # fmt: skip
-        typer.echo(f"conversation: {conversation_id} (resume with --conversation)", err=True)
-        return
-    _chat_here(conversation, top_k, index_dir)
-
-
-def _chat_here(conversation: str | None, top_k: int | None, index_dir: Path | None) -> None:
-    from rag.chat import ChatEngine, converse
-    from rag.components import load_pipeline
-    from rag.conversations import ConversationStore
-
-    settings = _settings(index_dir)
-    pipeline = load_pipeline(settings)
-    conversations = ConversationStore(settings.state_dir / "conversations.sqlite3")
-    try:
-        engine = ChatEngine(lambda: pipeline, conversations)
-        if sys.stdin.isatty():
-            typer.echo("Ask about the articles; /new starts over, /quit leaves.", err=True)
-        conversation_id = converse(
-            engine, _stdin_lines(), typer.echo, conversation_id=conversation, top_k=top_k
-        )
-        typer.echo(f"conversation: {conversation_id} (resume with --conversation)", err=True)
-    finally:
-        conversations.close()
+                remote, stdin_lines(), typer.echo, conversation_id=conversation, top_k=top_k
+            )
+    typer.echo(f"conversation: {conversation_id} (resume with --conversation)", err=True)
 
 
 @feedback_app.command("export")
