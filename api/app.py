@@ -55,8 +55,12 @@ def create_app(
         finally:
             state.close()
 
-    # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from the package, not a CDN.
+    # FastAPIOffline serves Swagger UI's and ReDoc's files from its package, not a CDN; the
+    # pages themselves are api.page's (with a policy that keeps them there).
     app = FastAPIOffline(
+        docs_url=None,
+        redoc_url=None,
+        static_url=page.DOCS_ASSETS,
         title="rag-news",
         summary="Questions answered from news articles, with verified citations.",
         version="0.1.0",
@@ -73,6 +77,7 @@ def create_app(
     _include_slack(app, state)
     mcp_sessions = mount_mcp(app, state)
     page.serve_page(app)
+    page.serve_docs(app)
 
     # Added innermost first: access logging sees every response, CORS answers preflights
     # before auth, and auth and limits run before any body is parsed.

@@ -191,8 +191,9 @@ def search(
     index_dir: IndexDirOption = None,
     local: LocalOption = False,
 ) -> None:
-    """Show the passages retrieval finds for QUERY (no LLM), from the server at RAG_URL when
-    one answers there, else from the index in this process."""
+    """Show the passages retrieval finds for QUERY (no LLM).
+
+    From the server at RAG_URL when one answers there, else from the index in this process."""
     from rag.cli_answers import closing, print_passages, search_here, search_remote
 
     remote = _remote(local, index_dir)
@@ -214,8 +215,9 @@ def ask(
     index_dir: IndexDirOption = None,
     local: LocalOption = False,
 ) -> None:
-    """Answer QUESTION from the articles, with numbered sources (from the server at RAG_URL
-    when one answers there, else in this process)."""
+    """Answer QUESTION from the articles, with numbered sources.
+
+    From the server at RAG_URL when one answers there, else in this process."""
     from rag.cli_answers import ask_here, ask_remote, closing, print_sources
 
     remote = _remote(local, index_dir)
@@ -270,8 +272,10 @@ def serve(
 
 @app.command("mcp")
 def mcp_command(index_dir: IndexDirOption = None) -> None:
-    """Serve the MCP tools (search_news, ask_news) and the documents over stdio, for an agent
-    that starts this command; the models load on the first call. `rag serve` has them at /mcp."""
+    """Serve the MCP tools (search_news, ask_news) and the documents over stdio.
+
+    For an agent that starts this command; the models load on the first call. `rag serve`
+    has the same tools at /mcp."""
     from api.mcp_tools import PipelineNews, build_mcp_server
     from rag.components import load_pipeline
 

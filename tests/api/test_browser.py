@@ -38,7 +38,7 @@ pytestmark = [
 ]
 
 if CHROMIUM.exists():
-    from playwright.sync_api import Browser, Page, sync_playwright
+    from playwright.sync_api import Browser, Page, Route, sync_playwright
 
 
 @pytest.fixture(scope="module")
@@ -133,3 +133,30 @@ def test_errors_are_shown_in_words(page: Page, tmp_path: Path) -> None:
 
     assert "missing or invalid API key" in refused and "401" in refused
     assert "42" in (page.text_content("#answer") or "")
+
+
+@pytest.mark.parametrize(
+    ("path", "rendered"),
+    [("/docs", ".swagger-ui .opblock"), ("/redoc", "redoc-wrap, .redoc-wrap")],
+    ids=["swagger-ui", "redoc"],
+)
+def test_the_api_docs_render_with_every_other_site_unreachable(
+    page: Page, tmp_path: Path, path: str, rendered: str
+) -> None:
+    elsewhere: list[str] = []
+
+    def only_this_server(route: Route) -> None:
+        if route.request.url.startswith("http://127.0.0.1:"):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_this_server)
+    with running_server(tmp_path / "server", 0.0) as server:
+        page.goto(f"{server.url}{path}")
+        page.wait_for_selector(rendered, timeout=30_000)
+        text = page.text_content("body") or ""
+
+    assert elsewhere == []
+    assert "/v1/chat/completions" in text and "/v1/ask" in text

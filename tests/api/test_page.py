@@ -40,6 +40,8 @@ def test_docs_and_redoc_load_their_scripts_from_this_server(make_app: AppFactory
         for path, page in pages.items():
             assert page.status_code == 200, path
             assert re.search(r"https?://", page.text) is None, (path, page.text)
+            # The browser is told so too: a bundle's own link elsewhere (ReDoc's logo) is blocked.
+            assert "default-src 'self'" in page.headers["content-security-policy"], path
             scripts = ASSET.findall(page.text)
             assert scripts, path
             for asset in scripts:
