@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 
-from api import routes, routes_documents, routes_health
+from api import page, routes, routes_documents, routes_health, routes_openai
 from api.access import REQUEST_ID_HEADER, AccessMiddleware
 from api.errors import install_error_handlers
+from api.mcp_tools import mount_mcp
 from api.routing import publish_setting_limits, require_declared_media_type
 from api.security import ApiKeys, RateLimiter, SecurityMiddleware
 from api.state import AppState
@@ -48,11 +50,17 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.start_loading()
         try:
-            yield
+            async with mcp_sessions.run():
+                yield
         finally:
             state.close()
 
-    app = FastAPI(
+    # FastAPIOffline serves Swagger UI's and ReDoc's files from its package, not a CDN; the
+    # pages themselves are api.page's (with a policy that keeps them there).
+    app = FastAPIOffline(
+        docs_url=None,
+        redoc_url=None,
+        static_url=page.DOCS_ASSETS,
         title="rag-news",
         summary="Questions answered from news articles, with verified citations.",
         version="0.1.0",
@@ -64,8 +72,12 @@ def create_app(
     install_error_handlers(app)
     app.include_router(routes.router)
     app.include_router(routes_documents.router)
+    app.include_router(routes_openai.router)
     app.include_router(routes_health.router)
     _include_slack(app, state)
+    mcp_sessions = mount_mcp(app, state)
+    page.serve_page(app)
+    page.serve_docs(app)
 
     # Added innermost first: access logging sees every response, CORS answers preflights
     # before auth, and auth and limits run before any body is parsed.

@@ -21,6 +21,10 @@ still loading                     503 not_ready         LLM too slow       504 t
 Domain errors (rag.errors, index.errors) map by class below; ``RequestValidationError`` and
 starlette's ``HTTPException`` by the table; ``ApiError`` is raised by the api package with its
 own status and code (taken from the table too).
+
+The OpenAI-compatible routes (``/v1/chat/completions``, ``/v1/models``) answer the same status
+and code in OpenAI's shape, which OpenAI's clients read: ``{"error": {"message", "type",
+"param", "code"}}``.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from starlette.exceptions import HTTPException
 
 from api.routing import allowed_methods
 from api.schemas import ErrorResponse
+from api.schemas_openai import OpenAIErrorResponse
 from index.errors import DocumentExistsError, IndexBusyError, ModelLoadError, UnknownDocumentError
 from rag.errors import (
     USER_ERRORS,
@@ -54,10 +59,13 @@ from rag.errors import (
 
 __all__ = [
     "ERROR_RESPONSES",
+    "OPENAI_ERROR_RESPONSES",
     "ApiError",
     "code_for",
+    "error_body",
     "error_response",
     "install_error_handlers",
+    "openai_path",
     "status_for",
 ]
 
@@ -109,6 +117,30 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse}
     for status in (400, 401, 404, 409, 413, 415, 422, 429, 503, 504)
 }
+OPENAI_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": OpenAIErrorResponse} for status in ERROR_RESPONSES
+}
+_OPENAI_PATHS = ("/v1/chat/completions", "/v1/models")
+_OPENAI_TYPES: Mapping[int, str] = {
+    401: "authentication_error",
+    404: "not_found_error",
+    429: "rate_limit_error",
+}
+
+
+def openai_path(path: str) -> bool:
+    """Whether errors on ``path`` take OpenAI's shape."""
+    return any(path == p or path.startswith(p + "/") for p in _OPENAI_PATHS)
+
+
+def error_body(
+    status: int, code: str, message: str, *, path: str = "", param: str | None = None
+) -> dict[str, dict[str, str | None]]:
+    """``{"error": {"code", "message"}}``, or OpenAI's shape on the OpenAI-compatible routes."""
+    if not openai_path(path):
+        return {"error": {"code": code, "message": message}}
+    kind = _OPENAI_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
 class ApiError(Exception):
@@ -145,9 +177,12 @@ def error_response(
     *,
     retry_after: float | None = None,
     headers: Mapping[str, str] | None = None,
+    path: str = "",
+    param: str | None = None,
 ) -> JSONResponse:
+    """The error reply; ``path`` is the request's (its shape depends on it, see above)."""
     all_headers = {**_retry_headers(retry_after), **(headers or {})}
-    body = {"error": {"code": code, "message": message}}
+    body = error_body(status, code, message, path=path, param=param)
     return JSONResponse(body, status_code=status, headers=all_headers)
 
 
@@ -155,11 +190,12 @@ def _one_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _validation_message(exc: RequestValidationError) -> tuple[int, str, str]:
+def _validation_message(exc: RequestValidationError) -> tuple[int, str, str, str | None]:
     errors = list(exc.errors())
     if any(e.get("type") == "json_invalid" for e in errors):
-        return 400, code_for(400), "the request body is not valid JSON"
+        return 400, code_for(400), "the request body is not valid JSON", None
     parts = []
+    params = []
     for error in errors[:3]:
         loc = list(error.get("loc", ()))
         if loc and loc[0] in ("body", "path", "query", "header"):
@@ -167,14 +203,15 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str, str]:
         where = ".".join(str(p) for p in loc) or "body"
         message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         parts.append(f"{where}: {message}")
+        params.append(where)
     more = f" (+{len(errors) - 3} more)" if len(errors) > 3 else ""
-    return 422, code_for(422), "; ".join(parts) + more
+    return 422, code_for(422), "; ".join(parts) + more, params[0] if params else None
 
 
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    status, code, message = _validation_message(exc)
-    return error_response(status, code, message)
+    status, code, message, param = _validation_message(exc)
+    return error_response(status, code, message, path=request.url.path, param=param)
 
 
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
@@ -185,18 +222,22 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 405:
         # Starlette names the methods of the first route on the path only (GET, not GET, POST).
         headers["Allow"] = ", ".join(allowed_methods(request, headers.get("Allow", "")))
-    return error_response(exc.status_code, code, message, headers=headers)
+    return error_response(exc.status_code, code, message, headers=headers, path=request.url.path)
 
 
 async def _on_api(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return error_response(exc.status, exc.code, exc.message, retry_after=exc.retry_after)
+    return error_response(
+        exc.status, exc.code, exc.message, retry_after=exc.retry_after, path=request.url.path
+    )
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     # A bug, not bad input: log the traceback, answer in the contract's shape.
     log.error("unhandled error on %s", request.url.path, exc_info=exc)
-    return error_response(500, "internal_error", "internal error; see the server log")
+    return error_response(
+        500, "internal_error", "internal error; see the server log", path=request.url.path
+    )
 
 
 async def _on_domain(request: Request, exc: Exception) -> JSONResponse:
@@ -206,7 +247,9 @@ async def _on_domain(request: Request, exc: Exception) -> JSONResponse:
         retry_after = _RETRY_AFTER_S
     if status >= 500:
         log.warning("%s on %s: %s", type(exc).__name__, request.url.path, _one_line(exc))
-    return error_response(status, code, _one_line(exc), retry_after=retry_after)
+    return error_response(
+        status, code, _one_line(exc), retry_after=retry_after, path=request.url.path
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

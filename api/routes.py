@@ -7,10 +7,10 @@ import time
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 
+from api.deadline import answer_in_time
 from api.deps import ChatDep, PipelineDep, StateDep
-from api.errors import ERROR_RESPONSES, ApiError
+from api.errors import ERROR_RESPONSES
 from api.schemas import (
     AskRequest,
     AskResponse,
@@ -23,11 +23,9 @@ from api.state import AppState
 from api.streaming import stream_answer
 from rag.errors import InputError, NotFoundError
 from rag.settings import Settings
-from rag.types import Hit
+from rag.types import Answer, Hit
 
-__all__ = ["router"]
-
-_FALLBACK_S = 5.0  # at most this much of the deadline is kept for the extractive fallback
+__all__ = ["check_text", "router"]
 
 router = APIRouter(prefix="/v1", tags=["answers"], responses=ERROR_RESPONSES)
 
@@ -41,56 +39,36 @@ router = APIRouter(prefix="/v1", tags=["answers"], responses=ERROR_RESPONSES)
 async def ask(body: AskRequest, request: Request, state: StateDep, chat: ChatDep) -> object:
     """JSON by default; Server-Sent Events (``token``..., ``done``) with ``"stream": true``
     or ``Accept: text/event-stream``."""
-    _check_text(body.question, "question", state.settings)
+    check_text(body.question, "question", state.settings)
     doc_ids = _doc_ids(body.filters, state)
     if state.settings.log_questions:
         request.state.log["question"] = body.question
     if body.stream or "text/event-stream" in request.headers.get("accept", ""):
         return await stream_answer(state, chat, body, doc_ids)
 
-    def answer() -> tuple[AskResponse, float]:
-        started = time.perf_counter()
-        result = chat.ask(
+    def answer() -> Answer:
+        return chat.ask(
             body.question,
             conversation_id=body.conversation_id,
             top_k=body.top_k,
             doc_ids=doc_ids,
         )
-        state.metrics.observe_answer(result)
-        return AskResponse.from_answer(result), time.perf_counter() - started
 
-    deadline = state.settings.request_timeout_s
-    reserve = min(_FALLBACK_S, deadline / 4)  # kept back for the extractive fallback
-    future = state.queue.submit(answer)  # 503 at once when full
-    try:
-        answered, seconds = await asyncio.wait_for(
-            asyncio.wrap_future(future), timeout=deadline - reserve
+    def fallback() -> Answer:
+        return state.extractive_answer(
+            body.question,
+            conversation_id=body.conversation_id,
+            top_k=body.top_k,
+            doc_ids=doc_ids,
         )
-        return _json(answered, timing=("answer", seconds))
-    except TimeoutError:
-        pass
-    # Generation is too slow (or stuck in the queue): answer from the passages instead.
-    try:
-        fallback = await asyncio.wait_for(
-            run_in_threadpool(
-                state.extractive_answer,
-                body.question,
-                conversation_id=body.conversation_id,
-                top_k=body.top_k,
-                doc_ids=doc_ids,
-            ),
-            timeout=reserve,
-        )
-    except TimeoutError:
-        raise ApiError(504, "timeout", "no answer within the request deadline") from None
-    state.metrics.observe_answer(fallback)
-    seconds = fallback.timings_ms.get("total", 0.0) / 1000
-    return _json(AskResponse.from_answer(fallback), timing=("answer", seconds))
+
+    result, seconds = await answer_in_time(state, answer, fallback)
+    return _json(AskResponse.from_answer(result), timing=("answer", seconds))
 
 
 @router.post("/search", response_model=SearchResponse, summary="Passages only, no LLM")
 async def search(body: SearchRequest, state: StateDep, pipeline: PipelineDep) -> Response:
-    _check_text(body.query, "query", state.settings)
+    check_text(body.query, "query", state.settings)
     doc_ids = _doc_ids(body.filters, state)
 
     def search() -> tuple[list[Hit], float]:
@@ -112,7 +90,7 @@ def _json(body: BaseModel, *, timing: tuple[str, float]) -> Response:
     return Response(body.model_dump_json(), media_type="application/json", headers=headers)
 
 
-def _check_text(text: str, field: str, settings: Settings) -> None:
+def check_text(text: str, field: str, settings: Settings) -> None:
     # The schema's maxLength for the field (api.routing publishes the setting there).
     if len(text) > settings.max_question_chars:
         raise InputError(f"{field} is longer than {settings.max_question_chars} characters")

@@ -88,6 +88,7 @@ Question = Annotated[
     AfterValidator(_visible),
 ]
 TopK = Annotated[int, Field(ge=1, le=50), BeforeValidator(_integral)]
+PositiveInt = Annotated[int, Field(ge=1), BeforeValidator(_integral)]
 
 
 # Other text: control characters become spaces.

@@ -20,7 +20,7 @@ from api.errors import error_response
 
 __all__ = ["ApiKeys", "RateLimiter", "SecurityMiddleware"]
 
-PROTECTED_PREFIX = "/v1/"
+PROTECTED_PREFIXES = ("/v1/", "/mcp")  # the JSON API and the MCP tools; the page is open
 
 
 class ApiKeys:
@@ -108,7 +108,7 @@ class SecurityMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        if scope["path"].startswith(PROTECTED_PREFIX) and scope["method"] != "OPTIONS":
+        if _protected(scope["path"]) and scope["method"] != "OPTIONS":
             caller = self._caller(scope, headers)
             if caller is None:
                 # Failed attempts count against the client's address: no free key guessing.
@@ -121,6 +121,7 @@ class SecurityMiddleware:
                     "unauthorized",
                     "missing or invalid API key: send 'Authorization: Bearer KEY'",
                     headers={"WWW-Authenticate": "Bearer"},
+                    path=scope["path"],
                 )
                 await response(scope, receive, send)
                 return
@@ -146,7 +147,9 @@ class SecurityMiddleware:
 
     async def _rate_limited(self, wait: float, scope: Scope, receive: Receive, send: Send) -> None:
         message = f"rate limit exceeded; retry in {math.ceil(wait)} s"
-        response = error_response(429, "rate_limited", message, retry_after=wait)
+        response = error_response(
+            429, "rate_limited", message, retry_after=wait, path=scope["path"]
+        )
         await response(scope, receive, send)
 
     async def _buffered(self, receive: Receive) -> Receive:
@@ -170,9 +173,13 @@ class SecurityMiddleware:
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         message = f"request body larger than {self.max_body_bytes} bytes"
         response = error_response(
-            413, "payload_too_large", message, headers={"Connection": "close"}
+            413, "payload_too_large", message, headers={"Connection": "close"}, path=scope["path"]
         )
         await response(scope, receive, send)
+
+
+def _protected(path: str) -> bool:
+    return any(path == p.rstrip("/") or path.startswith(p) for p in PROTECTED_PREFIXES)
 
 
 def _address(scope: Scope) -> str:

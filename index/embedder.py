@@ -173,8 +173,17 @@ def load_embedder(
         fast_path = load_onnx_encoder(model, cache_dir)
         if int8_queries and fast_path is not None:
             query_path = load_onnx_encoder(model, cache_dir, "int8")
-    name = name or BUNDLED_MODEL_NAME
-    return SentenceTransformerEmbedder(model, name, batch_size, fast_path, query_path)
+    embedder = SentenceTransformerEmbedder(
+        model, name or BUNDLED_MODEL_NAME, batch_size, fast_path, query_path
+    )
+    if cache_dir is not None and fast_path is not None and Path(location).is_dir():
+        from index.onnx_cache import remember
+
+        # The next answering process can embed questions without torch (index.onnx_cache).
+        remember(
+            cache_dir, Path(location), embedder.name, embedder.dimension, fast_path, query_path
+        )
+    return embedder
 
 
 def _quiet_transformers() -> None:

@@ -38,11 +38,26 @@ _TOLERANCE = {"float32": 1e-5, "int8": 0.02}
 class OnnxEncoder:
     """Mean-pooled, L2-normalised sentence vectors from an onnxruntime session."""
 
-    def __init__(self, session: Any, tokenize: Any, normalize: bool) -> None:
+    def __init__(
+        self,
+        session: Any,
+        tokenize: Any,
+        normalize: bool,
+        *,
+        path: Path | None = None,
+        tokenizer_json: str | None = None,
+    ) -> None:
         self._session = session
         self._tokenize = tokenize
         self._normalize = normalize
         self._inputs = [i.name for i in session.get_inputs()]
+        # What index.onnx_cache records to rebuild this encoder without torch.
+        self.path = path
+        self.tokenizer_json = tokenizer_json
+
+    @property
+    def normalize(self) -> bool:
+        return self._normalize
 
     def encode(self, texts: list[str]) -> np.ndarray:
         features = self._tokenize(texts)
@@ -78,7 +93,13 @@ def load_onnx_encoder(
                     _write_export(model, path)
                 if precision == "int8":
                     _write_int8(path, target)
-            encoder = OnnxEncoder(_session(onnxruntime, target), _tokenizer(model), normalize)
+            encoder = OnnxEncoder(
+                _session(onnxruntime, target),
+                _tokenizer(model),
+                normalize,
+                path=target,
+                tokenizer_json=_tokenizer_json(model),
+            )
             distance = _distance_from_torch(model, encoder, normalize)
         except Exception as exc:
             log.warning("onnxruntime %s path unavailable (%s export): %s", precision, attempt, exc)
@@ -128,6 +149,17 @@ def _tokenizer(model: Any) -> Any:
         return _rust_tokenizer(fast, model.tokenizer.pad_token_id or 0, model.max_seq_length)
     preprocess = _preprocess(model)
     return lambda texts: {k: v.numpy().astype(np.int64) for k, v in preprocess(texts).items()}
+
+
+def _tokenizer_json(model: Any) -> str | None:
+    """The Rust tokenizer ``_tokenizer`` calls, configured, as JSON (None without one)."""
+    fast = getattr(getattr(model, "tokenizer", None), "backend_tokenizer", None)
+    if fast is None or not getattr(model, "max_seq_length", None):
+        return None
+    tokenizer = copy.deepcopy(fast)
+    tokenizer.enable_truncation(max_length=model.max_seq_length)
+    tokenizer.enable_padding(pad_id=model.tokenizer.pad_token_id or 0)
+    return str(tokenizer.to_str())
 
 
 def _preprocess(model: Any) -> Any:

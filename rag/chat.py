@@ -7,18 +7,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from rag.conversations import ConversationStore
-from rag.errors import InputError
+from rag.errors import InputError, RemoteError
 from rag.types import Answer, Message
 
 if TYPE_CHECKING:
     from rag.pipeline import AnswerStream, Pipeline
 
-__all__ = ["ChatEngine", "converse", "format_answer"]
+__all__ = ["Asker", "ChatEngine", "converse", "format_answer"]
 
 QUIT_COMMANDS = frozenset({"/quit", "/exit", "/q"})
+
+
+class Asker(Protocol):
+    """What a conversation asks: this process's ``ChatEngine``, or a server (``rag.remote``)."""
+
+    def ask(
+        self, question: str, *, conversation_id: str | None = None, top_k: int | None = None
+    ) -> Answer: ...
 
 
 class ChatEngine:
@@ -99,7 +107,7 @@ def format_answer(answer: Answer, *, quote_chars: int = 160) -> str:
 
 
 def converse(
-    engine: ChatEngine,
+    engine: Asker,
     lines: Iterable[str],
     write: Callable[[str], None],
     *,
@@ -111,7 +119,7 @@ def converse(
     Stops at the end of ``lines`` or at ``/quit``; ``/new`` starts a fresh conversation.
     A question the engine rejects (empty, too long) is reported and the chat goes on.
     """
-    conversation_id = conversation_id or engine.conversations.new_id()
+    conversation_id = conversation_id or ConversationStore.new_id()
     for line in lines:
         question = line.strip()
         if not question:
@@ -119,12 +127,12 @@ def converse(
         if question.lower() in QUIT_COMMANDS:
             break
         if question.lower() == "/new":
-            conversation_id = engine.conversations.new_id()
+            conversation_id = ConversationStore.new_id()
             write(f"(new conversation {conversation_id})")
             continue
         try:
             answer = engine.ask(question, conversation_id=conversation_id, top_k=top_k)
-        except InputError as exc:
+        except (InputError, RemoteError) as exc:
             write(f"error: {exc}")
             continue
         write(format_answer(answer))

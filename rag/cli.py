@@ -6,9 +6,10 @@ stderr and exits 1; heavy imports (torch, litellm, the API) happen inside the co
 
 from __future__ import annotations
 
+import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -136,7 +137,6 @@ def index_remove(
 def index_stats(index_dir: IndexDirOption = None, as_json: JsonOption = False) -> None:
     """Documents, chunks, near-duplicate groups, model and size on disk."""
     import dataclasses
-    import json
 
     from index.store import open_index
 
@@ -163,12 +163,24 @@ def _human_bytes(size: int) -> str:
     return f"{value:.1f} GB"  # pragma: no cover
 
 
-# ---- search and ask (rag/) ---------------------------------------------------------------
+# ---- search and ask (rag/, through a server: rag/remote) -----------------------------------
+
+LocalOption = Annotated[
+    bool,
+    typer.Option("--local", help="Answer in this process even when a server answers at RAG_URL."),
+]
+
+if typing.TYPE_CHECKING:
+    from rag.remote import RemoteEngine
 
 
-def _quote(text: str, limit: int = 160) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+def _remote(local: bool, index_dir: Path | None) -> RemoteEngine | None:
+    """The `rag serve` at RAG_URL, unless --local or --index-dir asks for this process."""
+    if local or index_dir is not None:
+        return None
+    from rag.cli_answers import find_remote
+
+    return find_remote(_settings())
 
 
 @app.command()
@@ -177,26 +189,21 @@ def search(
     top_k: TopKOption = None,
     as_json: JsonOption = False,
     index_dir: IndexDirOption = None,
+    local: LocalOption = False,
 ) -> None:
-    """Show the passages retrieval finds for QUERY (no LLM)."""
-    from api.schemas import SearchResponse, SearchResult
-    from rag.components import load_pipeline
-    from rag.settings import EXTRACTIVE_MODEL
+    """Show the passages retrieval finds for QUERY (no LLM).
 
-    # Passages only: no LLM to load.
-    settings = _settings(index_dir).model_copy(update={"llm_model": EXTRACTIVE_MODEL})
-    pipeline = load_pipeline(settings)
-    hits = pipeline.search(query, top_k=top_k)
-    if as_json:
-        body = SearchResponse(results=[SearchResult.from_hit(hit) for hit in hits])
-        typer.echo(body.model_dump_json(indent=2))
-        return
-    if not hits:
-        typer.echo("No passages found.")
-    for rank, hit in enumerate(hits, start=1):
-        also = f" (also in {', '.join(hit.doc_ids[1:])})" if len(hit.doc_ids) > 1 else ""
-        typer.echo(f"[{rank}] {hit.score:.3f}  {hit.chunk.title}  {hit.chunk.doc_id}{also}")
-        typer.echo(f"    {_quote(hit.chunk.text, 300)}")
+    From the server at RAG_URL when one answers there, else from the index in this process."""
+    from rag.cli_answers import closing, print_passages, search_here, search_remote
+
+    remote = _remote(local, index_dir)
+    if remote is not None:
+        with closing(remote):
+            rows = search_remote(remote, query, top_k, as_json)
+    else:
+        rows = search_here(_settings(index_dir), query, top_k, as_json)
+    if not as_json:
+        print_passages(rows)
 
 
 @app.command()
@@ -206,37 +213,21 @@ def ask(
     as_json: JsonOption = False,
     stream: Annotated[bool, typer.Option("--stream", help="Print the answer as it comes.")] = False,
     index_dir: IndexDirOption = None,
+    local: LocalOption = False,
 ) -> None:
-    """Answer QUESTION from the articles, with numbered sources."""
-    from api.schemas import AskResponse
-    from rag.components import load_pipeline
+    """Answer QUESTION from the articles, with numbered sources.
 
-    pipeline = load_pipeline(_settings(index_dir))
-    if stream and not as_json:
-        answer_stream = pipeline.stream(question, top_k=top_k)
-        pieces: list[str] = []
-        for delta in answer_stream:
-            typer.echo(delta, nl=False)
-            pieces.append(delta)
-        streamed = "".join(pieces)
-        answer = answer_stream.answer
-        typer.echo()
-        if answer.text.strip() != streamed.strip():
-            typer.echo(f"\nVerified answer: {answer.text}")
+    From the server at RAG_URL when one answers there, else in this process."""
+    from rag.cli_answers import ask_here, ask_remote, closing, print_sources
+
+    remote = _remote(local, index_dir)
+    if remote is not None:
+        with closing(remote):
+            answer = ask_remote(remote, question, top_k, as_json, stream)
     else:
-        answer = pipeline.ask(question, top_k=top_k)
-        if as_json:
-            typer.echo(AskResponse.from_answer(answer).model_dump_json(indent=2))
-            return
-        typer.echo(answer.text)
-    if answer.degraded:
-        typer.echo("(the model failed; this answer was extracted from the passages)", err=True)
-    if answer.citations:
-        typer.echo("\nSources:")
-    for citation in answer.citations:
-        date = f", {citation.published}" if citation.published else ""
-        typer.echo(f"[{citation.n}] {citation.title} ({citation.doc_id}{date})")
-        typer.echo(f"    “{_quote(citation.text)}”")
+        answer = ask_here(_settings(index_dir), question, top_k, as_json, stream)
+    if answer is not None:  # None: printed as JSON
+        print_sources(answer)
 
 
 # ---- serve (api/) ------------------------------------------------------------------------
@@ -279,6 +270,19 @@ def serve(
     )
 
 
+@app.command("mcp")
+def mcp_command(index_dir: IndexDirOption = None) -> None:
+    """Serve the MCP tools (search_news, ask_news) and the documents over stdio.
+
+    For an agent that starts this command; the models load on the first call. `rag serve`
+    has the same tools at /mcp."""
+    from api.mcp_tools import PipelineNews, build_mcp_server
+    from rag.components import load_pipeline
+
+    settings = _settings(index_dir)
+    build_mcp_server(PipelineNews(lambda: load_pipeline(settings))).run("stdio")
+
+
 def _check_can_listen(host: str, port: int) -> None:
     """Fail in one line before loading anything when ``host:port`` cannot be listened on."""
     import socket
@@ -297,19 +301,6 @@ def _check_can_listen(host: str, port: int) -> None:
 # ---- chat and feedback (api/slack, rag/conversations) ------------------------------------
 
 
-def _stdin_lines() -> Iterator[str]:
-    """Lines typed at a prompt on a terminal; plain lines from a pipe or file otherwise."""
-    if not sys.stdin.isatty():
-        yield from sys.stdin
-        return
-    while True:
-        try:
-            yield input("you> ")
-        except EOFError:
-            typer.echo()
-            return
-
-
 @app.command()
 def chat(
     conversation: Annotated[
@@ -317,28 +308,27 @@ def chat(
     ] = None,
     top_k: TopKOption = None,
     index_dir: IndexDirOption = None,
+    local: LocalOption = False,
 ) -> None:
     """Talk to the articles in the terminal; follow-ups use the earlier turns (as in Slack).
 
     One question a line, from the keyboard or a pipe; /new starts over, /quit or EOF ends.
+    The server at RAG_URL keeps the conversation when one answers there.
     """
-    from rag.chat import ChatEngine, converse
-    from rag.components import load_pipeline
-    from rag.conversations import ConversationStore
+    from rag.chat import converse
+    from rag.cli_answers import chat_here, closing, stdin_lines
 
-    settings = _settings(index_dir)
-    pipeline = load_pipeline(settings)
-    conversations = ConversationStore(settings.state_dir / "conversations.sqlite3")
-    try:
-        engine = ChatEngine(lambda: pipeline, conversations)
-        if sys.stdin.isatty():
-            typer.echo("Ask about the articles; /new starts over, /quit leaves.", err=True)
-        conversation_id = converse(
-            engine, _stdin_lines(), typer.echo, conversation_id=conversation, top_k=top_k
-        )
-        typer.echo(f"conversation: {conversation_id} (resume with --conversation)", err=True)
-    finally:
-        conversations.close()
+    remote = _remote(local, index_dir)
+    if remote is None:
+        conversation_id = chat_here(_settings(index_dir), conversation, top_k)
+    else:
+        with closing(remote):
+            if sys.stdin.isatty():
+                typer.echo(f"Asking {remote.url}; /new starts over, /quit leaves.", err=True)
+            conversation_id = converse(
+                remote, stdin_lines(), typer.echo, conversation_id=conversation, top_k=top_k
+            )
+    typer.echo(f"conversation: {conversation_id} (resume with --conversation)", err=True)
 
 
 @feedback_app.command("export")

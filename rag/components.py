@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.settings import Settings
@@ -14,7 +15,14 @@ if TYPE_CHECKING:
     from rag.generation import Generator
     from rag.pipeline import Pipeline
 
-__all__ = ["load_embedder", "load_pipeline", "open_store", "open_writer", "pipeline_over"]
+__all__ = [
+    "load_answering_embedder",
+    "load_embedder",
+    "load_pipeline",
+    "open_store",
+    "open_writer",
+    "pipeline_over",
+]
 
 
 def load_embedder(settings: Settings) -> Embedder:
@@ -36,6 +44,25 @@ def load_embedder(settings: Settings) -> Embedder:
     )
     torch.set_num_threads(1)
     return embedder
+
+
+def load_answering_embedder(settings: Settings) -> Embedder:
+    """An embedder for answering only (no index writes): the cached ONNX export with no torch
+    when a load of this model recorded one (``index.onnx_cache``), else ``load_embedder``."""
+    from index.embedder import bundled_model_path
+    from index.onnx_cache import load_cached
+
+    location = Path(settings.embed_model) if settings.embed_model else bundled_model_path()
+    if location.is_dir():
+        cached = load_cached(
+            settings.cache_dir,
+            location,
+            settings.embed_batch_size,
+            int8_queries=settings.int8_queries,
+        )
+        if cached is not None:
+            return cached
+    return load_embedder(settings)
 
 
 def open_store(settings: Settings, embedder: Embedder) -> IndexStore:
@@ -65,7 +92,7 @@ def load_pipeline(settings: Settings, embedder: Embedder | None = None) -> Pipel
     from rag.llm import load_generator
 
     store = open_index(settings.index_dir, None)
-    embedder = embedder or load_embedder(settings)
+    embedder = embedder or load_answering_embedder(settings)
     check_model(store.snapshot.manifest, embedder.name, embedder.dimension, settings.index_dir)
     return pipeline_over(store, embedder, load_generator(settings), settings)
 

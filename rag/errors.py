@@ -8,7 +8,8 @@
     ├── StoreError               a state database (conversations, feedback) cannot be used
     ├── LLMError                 the LLM call failed
     │   └── LLMTimeoutError      the LLM did not answer in time
-    └── OverloadedError          too much work queued; try again later
+    ├── OverloadedError          too much work queued; try again later
+    └── RemoteError              the `rag serve` the CLI asked answered with an error
 
     IndexingError                (index.errors: the index layer may not import rag)
     ├── DocumentError            a document cannot be read or parsed
@@ -47,6 +48,7 @@ __all__ = [
     "NotFoundError",
     "OverloadedError",
     "RagError",
+    "RemoteError",
     "StoreError",
 ]
 
@@ -90,4 +92,8 @@ class OverloadedError(RagError):
 
 
 # What a user can cause and fix: printed as one line by the CLI, mapped to a 4xx/503 by the API.
+class RemoteError(RagError):
+    pass
+
+
 USER_ERRORS: tuple[type[Exception], ...] = (RagError, IndexingError)

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     log_questions: bool = False
     generation_workers: int = Field(1, ge=1)  # generations run at once; the rest queue
 
+    # The CLI: `rag ask`, `search` and `chat` use the server here when it answers (--local: not).
+    url: str = "http://127.0.0.1:8000"
+
     # Slack.
     slack_signing_secret: str | None = None
     slack_bot_token: str | None = None

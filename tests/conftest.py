@@ -16,6 +16,11 @@ SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # litellm's price map: packaged
+# `rag ask`, `search` and `chat` use a server at RAG_URL when one answers: never one that happens
+# to run on this machine (port 9 is discard; nothing listens there). Tests that want a server
+# start their own and say so.
+os.environ["RAG_URL"] = "http://127.0.0.1:9"
 
 
 @pytest.fixture
