@@ -18,12 +18,11 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from index.embedder import Embedder, WrappingEmbedder
-from index.onnx_encoder import _PROBES, _TOLERANCE, OnnxEncoder, _session
+from index.onnx_encoder import _PROBES, _TOLERANCE, OnnxEncoder, _session, batch_features
 
 __all__ = ["CachedOnnxEmbedder", "load_cached", "remember"]
 
@@ -87,12 +86,14 @@ def load_cached(
         tokenizer = Tokenizer.from_str(record["tokenizer"])
         normalize = bool(record["normalize"])
         float32 = OnnxEncoder(
-            _session(onnxruntime, cache_dir / record["float32"]), _tokenize(tokenizer), normalize
+            _session(onnxruntime, cache_dir / record["float32"]),
+            batch_features(tokenizer),
+            normalize,
         )
         int8 = None
         if int8_queries and record["int8"]:
             session = _session(onnxruntime, cache_dir / record["int8"])
-            int8 = OnnxEncoder(session, _tokenize(tokenizer), normalize)
+            int8 = OnnxEncoder(session, batch_features(tokenizer), normalize)
         expected = np.asarray(record["probes"], dtype=np.float32)
     except (OSError, ValueError, KeyError, TypeError, ImportError) as exc:
         log.debug("no cached ONNX embedder for %s: %s", location, exc)
@@ -105,18 +106,6 @@ def load_cached(
             log.warning("cached ONNX %s vectors moved; loading the model instead", precision)
             return None
     return CachedOnnxEmbedder(record["name"], int(record["dimension"]), float32, int8, batch_size)
-
-
-def _tokenize(tokenizer: Any) -> Any:
-    def tokenize(texts: list[str]) -> dict[str, np.ndarray]:
-        encodings = tokenizer.encode_batch(texts)
-        return {
-            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
-        }
-
-    return tokenize
 
 
 def _distance(encoder: OnnxEncoder, expected: np.ndarray) -> float:

@@ -172,6 +172,12 @@ def _rust_tokenizer(backend: Any, pad_id: int, max_length: int) -> Any:
     tokenizer = copy.deepcopy(backend)  # the model keeps its own settings
     tokenizer.enable_truncation(max_length=max_length)
     tokenizer.enable_padding(pad_id=pad_id)
+    return batch_features(tokenizer)
+
+
+def batch_features(tokenizer: Any) -> Any:
+    """The model's inputs for a batch of texts, from a ``tokenizers`` tokenizer set up to
+    truncate and pad."""
 
     def tokenize(texts: list[str]) -> dict[str, np.ndarray]:
         encodings = tokenizer.encode_batch(texts)
