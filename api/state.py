@@ -29,8 +29,8 @@ from rag.settings import EXTRACTIVE_MODEL, Settings
 from rag.types import Answer, Document
 
 if TYPE_CHECKING:
-    from index.store import IndexStore
-    from index.writer import BuildReport, IndexWriter
+    from index.backend import IndexReader, IndexWrites, Progress
+    from index.writer import BuildReport
     from rag.pipeline import Pipeline
 
 __all__ = ["AppState"]
@@ -46,7 +46,7 @@ class AppState:
         settings: Settings,
         *,
         pipeline: Pipeline | None = None,
-        writer: IndexWriter | None = None,
+        writer: IndexWrites | None = None,
         embedder: Embedder | None = None,
         generator: Generator | None = None,
     ) -> None:
@@ -68,7 +68,7 @@ class AppState:
         self._generator_given = generator is not None
         self.problems: dict[str, str] = {}  # part -> what is wrong and how to fix it
         self.loading = pipeline is None
-        self._write_lock = threading.Lock()
+        self._swap_lock = threading.Lock()
         self.conversations = ConversationStore(settings.state_dir / "conversations.sqlite3")
         self.chat = ChatEngine(self.require_pipeline, self.conversations)
         self.slack = "off"
@@ -78,7 +78,7 @@ class AppState:
     # ---- reading ----------------------------------------------------------------------------
 
     @property
-    def store(self) -> IndexStore | None:
+    def store(self) -> IndexReader | None:
         if self.pipeline is None:
             return None
         return self.pipeline.retriever.store  # type: ignore[return-value]
@@ -94,7 +94,7 @@ class AppState:
             raise ApiError(503, "not_ready", "models and index are loading", retry_after=5)
         raise ApiError(503, "not_ready", "; ".join(self.problems.values()) or "not ready")
 
-    def require_store(self) -> IndexStore:
+    def require_store(self) -> IndexReader:
         store = self.store
         if store is None:
             self.require_pipeline()
@@ -147,7 +147,7 @@ class AppState:
         self.pipeline = self._new_pipeline(store)
         self.metrics_from(store)
 
-    def _new_pipeline(self, store: IndexStore) -> Pipeline:
+    def _new_pipeline(self, store: IndexReader) -> Pipeline:
         from rag.components import pipeline_over
 
         assert self._embedder is not None
@@ -156,32 +156,41 @@ class AppState:
             store, self._embedder, self._generator, self.settings, wrap_queries=BatchingEmbedder
         )
 
-    def metrics_from(self, store: IndexStore | None) -> None:
+    def metrics_from(self, store: IndexReader | None) -> None:
         if store is not None:
             stats = store.stats()
             self.metrics.set_index(stats.documents, stats.chunks, stats.size_bytes)
 
     # ---- writing ----------------------------------------------------------------------------
 
-    def add_documents(self, docs: Sequence[Document], *, replace: bool = False) -> BuildReport:
+    def add_documents(
+        self,
+        docs: Sequence[Document],
+        *,
+        replace: bool = False,
+        on_progress: Progress | None = None,
+    ) -> BuildReport:
         """Commit to disk, then swap the new snapshot in: blocking, run it in a thread.
 
         A doc_id already in the index raises ``DocumentExistsError`` unless ``replace``.
+        Writes run side by side: each embeds on its own and the backend's lock covers only
+        its commit, so a small document never waits for a large one's embedding.
         """
         writer = self._require_writer()
-        with self._write_lock:
-            report = writer.add_documents(list(docs), replace=replace)
-            self._use_store(report.store)
+        if replace:
+            report = writer.replace(list(docs), on_progress=on_progress)
+        else:
+            report = writer.add(list(docs), on_progress=on_progress)
+        self._use_store(report.store)
         return report
 
     def remove_documents(self, doc_ids: Sequence[str]) -> BuildReport:
         writer = self._require_writer()
-        with self._write_lock:
-            report = writer.remove(list(doc_ids))
-            self._use_store(report.store)
+        report = writer.remove(list(doc_ids))
+        self._use_store(report.store)
         return report
 
-    def _require_writer(self) -> IndexWriter:
+    def _require_writer(self) -> IndexWrites:
         if self.writer is None and self.pipeline is not None:
             # A pipeline was given without a writer: write to settings.index_dir with its embedder.
             from rag import components
@@ -193,7 +202,14 @@ class AppState:
             raise ApiError(503, "not_ready", "; ".join(self.problems.values()) or "no index writer")
         return self.writer
 
-    def _use_store(self, store: IndexStore) -> None:
+    def _use_store(self, store: IndexReader) -> None:
+        with self._swap_lock:
+            current = self.store
+            if current is not None and _older(store, current):
+                return  # a write that committed later has swapped in its newer version
+            self._swap(store)
+
+    def _swap(self, store: IndexReader) -> None:
         if self.pipeline is None:
             # The first documents of a new index: answering can start now.
             if self._embedder is None:
@@ -224,6 +240,15 @@ class AppState:
         self.queue.shutdown()  # waits for the running generation, drops the waiting ones
         self.searches.shutdown(wait=True, cancel_futures=True)
         self.conversations.close()
+
+
+def _older(new: IndexReader, current: IndexReader) -> bool:
+    """Whether ``new`` is a version folder older than ``current``'s (two writes that finished
+    in the other order than they committed)."""
+    a, b = getattr(new, "directory", None), getattr(current, "directory", None)
+    if a is None or b is None or a.parent != b.parent:
+        return False
+    return bool(a.name < b.name)
 
 
 def _fix_hint(message: str) -> str:

@@ -61,10 +61,11 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 import typing  # noqa: E402
 
 if typing.TYPE_CHECKING:  # the index layer itself loads inside the commands
+    from index.milvus_backend import MilvusIndex
     from index.writer import BuildReport, IndexWriter
 
 
-def _index_writer(settings: Settings) -> IndexWriter:
+def _index_writer(settings: Settings) -> IndexWriter | MilvusIndex:
     from index.embedder import LazyEmbedder
     from rag.components import open_writer
 
@@ -72,7 +73,14 @@ def _index_writer(settings: Settings) -> IndexWriter:
     return open_writer(settings, LazyEmbedder(settings.embed_model, settings.embed_batch_size))
 
 
-def _print_build_report(report: BuildReport, index_dir: Path) -> None:
+def _where(settings: Settings) -> str:
+    """Where the index lives, for messages: the folder, or the Milvus URI."""
+    if settings.index_backend == "milvus":
+        return f"Milvus at {settings.milvus_uri}"
+    return str(settings.index_dir)
+
+
+def _print_build_report(report: BuildReport, index_dir: Path | str) -> None:
     for path, reason in report.failures:
         typer.echo(f"skipped {path}: {reason}", err=True)
     stats = report.store.stats()
@@ -101,7 +109,7 @@ def index_build(
             raise DocumentError("no PATH given and no seeds/ folder here")
         targets = [Path("seeds")]
     report = _index_writer(settings).build(targets, progress=True)
-    _print_build_report(report, settings.index_dir)
+    _print_build_report(report, _where(settings))
     if report.failures and not (report.added or report.updated or report.unchanged):
         raise typer.Exit(1)  # e.g. a mistyped PATH: nothing of what was named could be read
 
@@ -114,7 +122,7 @@ def index_add(
     """Add or update the documents in PATH...; nothing else changes."""
     settings = _settings(index_dir)
     report = _index_writer(settings).add_paths(paths, progress=True)
-    _print_build_report(report, settings.index_dir)
+    _print_build_report(report, _where(settings))
     if report.failures and not (report.added or report.updated or report.unchanged):
         raise typer.Exit(1)
 
@@ -129,7 +137,7 @@ def index_remove(
     """Remove documents by id; the ids of their chunks are never reused."""
     settings = _settings(index_dir)
     report = _index_writer(settings).remove(doc_ids)
-    _print_build_report(report, settings.index_dir)
+    _print_build_report(report, _where(settings))
 
 
 @index_app.command("stats")
@@ -138,14 +146,24 @@ def index_stats(index_dir: IndexDirOption = None, as_json: JsonOption = False) -
     import dataclasses
     import json
 
-    from index.store import open_index
-
     settings = _settings(index_dir)
-    stats = open_index(settings.index_dir, None).stats()
+    if settings.index_backend == "milvus":
+        from index.embedder import LazyEmbedder
+        from index.errors import IndexMissingError
+        from rag.components import open_milvus
+
+        milvus = open_milvus(settings, LazyEmbedder(settings.embed_model))
+        if len(milvus) == 0 and not milvus.documents():
+            raise IndexMissingError(f"no index in {_where(settings)}; run `rag index build`")
+        stats = milvus.stats()
+    else:
+        from index.store import open_index
+
+        stats = open_index(settings.index_dir, None).stats()
     if as_json:
         typer.echo(json.dumps({**dataclasses.asdict(stats), "index_dir": str(settings.index_dir)}))
         return
-    typer.echo(f"index:            {settings.index_dir}")
+    typer.echo(f"index:            {_where(settings)}")
     typer.echo(f"documents:        {stats.documents}")
     typer.echo(f"chunks:           {stats.chunks}")
     typer.echo(f"duplicate groups: {stats.duplicate_groups}")
