@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import routes, routes_documents, routes_health
+from api import routes, routes_documents, routes_health, routes_jobs
 from api.access import REQUEST_ID_HEADER, AccessMiddleware
 from api.errors import install_error_handlers
 from api.routing import publish_setting_limits, require_declared_media_type
@@ -64,6 +64,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(routes.router)
     app.include_router(routes_documents.router)
+    app.include_router(routes_jobs.router)
     app.include_router(routes_health.router)
     _include_slack(app, state)
 

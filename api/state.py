@@ -13,10 +13,11 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from api.batching import BatchingEmbedder
-from api.errors import ApiError
+from api.errors import ApiError, status_for
+from api.jobs import JobResult, JobRunner, JobStore
 from api.metrics import Metrics
 from api.queue import GenerationQueue
 from index.embedder import Embedder
@@ -70,6 +71,8 @@ class AppState:
         self.loading = pipeline is None
         self._swap_lock = threading.Lock()
         self.conversations = ConversationStore(settings.state_dir / "conversations.sqlite3")
+        self.jobs = JobStore(settings.state_dir / "jobs.sqlite3")
+        self._job_runner = JobRunner(self.jobs, self._run_job)
         self.chat = ChatEngine(self.require_pipeline, self.conversations)
         self.slack = "off"
         if pipeline is not None:
@@ -123,6 +126,8 @@ class AppState:
             self.problems["startup"] = f"{type(exc).__name__}: {exc}"
         finally:
             self.loading = False
+        if self.writer is not None:
+            self._job_runner.start()  # jobs acknowledged before a restart run now
         took = time.perf_counter() - started
         if self.problems:
             log.warning("not ready after %.1f s: %s", took, "; ".join(self.problems.values()))
@@ -176,7 +181,7 @@ class AppState:
         Writes run side by side: each embeds on its own and the backend's lock covers only
         its commit, so a small document never waits for a large one's embedding.
         """
-        writer = self._require_writer()
+        writer = self.require_writer()
         if replace:
             report = writer.replace(list(docs), on_progress=on_progress)
         else:
@@ -184,13 +189,55 @@ class AppState:
         self._use_store(report.store)
         return report
 
+    def submit_job(self, docs: Sequence[Document], *, replace: bool) -> str:
+        """Keep ``docs`` as a job (on disk before this returns) and index them in the
+        background; the job id is what ``GET /v1/jobs/{job_id}`` reports on."""
+        self.require_writer()
+        job_id = self.jobs.submit(docs, replace=replace)
+        self._job_runner.start()
+        return job_id
+
+    def _run_job(self, job_id: str, docs: list[Document], replace: bool) -> None:
+        try:
+            report = self.add_documents(
+                docs,
+                replace=replace,
+                on_progress=lambda done, total: self.jobs.progress(job_id, done, total),
+            )
+        except USER_ERRORS as exc:
+            _, code = status_for(exc)
+            self.jobs.fail(job_id, code, str(exc))
+            return
+        except ApiError as exc:
+            self.jobs.fail(job_id, exc.code, str(exc))
+            return
+        except Exception as exc:  # a bug: logged in full, and the job says it failed
+            log.exception("job %s failed", job_id)
+            self.jobs.fail(job_id, "internal_error", f"{type(exc).__name__}: {exc}")
+            return
+        store = report.store
+        status: dict[str, Literal["added", "updated"]] = {d: "added" for d in report.added}
+        status.update({doc_id: "updated" for doc_id in report.updated})
+        results = []
+        for doc in docs:
+            stored = store.document(doc.doc_id)
+            results.append(
+                JobResult(
+                    doc_id=doc.doc_id,
+                    title=stored.title if stored else doc.title,
+                    chunks=store.chunk_count(doc.doc_id),
+                    status=status.get(doc.doc_id, "unchanged"),
+                )
+            )
+        self.jobs.finish(job_id, results)
+
     def remove_documents(self, doc_ids: Sequence[str]) -> BuildReport:
-        writer = self._require_writer()
+        writer = self.require_writer()
         report = writer.remove(list(doc_ids))
         self._use_store(report.store)
         return report
 
-    def _require_writer(self) -> IndexWrites:
+    def require_writer(self) -> IndexWrites:
         if self.writer is None and self.pipeline is not None:
             # A pipeline was given without a writer: write to settings.index_dir with its embedder.
             from rag import components
@@ -237,6 +284,8 @@ class AppState:
         return replace(answer, degraded=True, model=EXTRACTIVE_MODEL)
 
     def close(self) -> None:
+        self._job_runner.stop()
+        self.jobs.close()
         self.queue.shutdown()  # waits for the running generation, drops the waiting ones
         self.searches.shutdown(wait=True, cancel_futures=True)
         self.conversations.close()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from index.backend import IndexReader, IndexWrites
@@ -21,24 +23,41 @@ WITKOFF = "Steve Witkoff envoy Moscow Ukraine talks"
 class Backend:
     """A writer and a way to read what it committed (a fresh reader, as another process would)."""
 
-    def __init__(self, writes: IndexWrites, read: Callable[[], IndexReader]) -> None:
+    def __init__(
+        self,
+        writes: IndexWrites,
+        read: Callable[[], IndexReader],
+        set_embedder: Callable[[HashEmbedder], None],
+    ) -> None:
         self.writes = writes
         self.read = read
+        self.set_embedder = set_embedder
 
 
 def _faiss(tmp: Path) -> Iterator[Backend]:
     from index.store import open_index
 
     index_dir = tmp / "index"
-    yield Backend(writer(index_dir), lambda: open_index(index_dir, HashEmbedder()))
+    writes = writer(index_dir)
+
+    def set_embedder(embedder: HashEmbedder) -> None:
+        writes.embedder = embedder
+
+    yield Backend(writes, lambda: open_index(index_dir, HashEmbedder()), set_embedder)
 
 
 def _milvus(tmp: Path) -> Iterator[Backend]:
     from index.milvus_backend import MilvusIndex
 
     index = MilvusIndex(str(tmp / "milvus.db"), HashEmbedder())
+
+    def set_embedder(embedder: HashEmbedder) -> None:
+        index.embedder = embedder
+
     try:
-        yield Backend(index, lambda: MilvusIndex(str(tmp / "milvus.db"), HashEmbedder()).check())
+        yield Backend(
+            index, lambda: MilvusIndex(str(tmp / "milvus.db"), HashEmbedder()).check(), set_embedder
+        )
     finally:
         index.close()
 
@@ -154,3 +173,39 @@ def test_progress_is_reported_while_embedding(backend: Backend, seeds: list[Docu
     seen: list[tuple[int, int]] = []
     backend.writes.add(seeds[:1], on_progress=lambda done, total: seen.append((done, total)))
     assert seen and seen[-1][0] == seen[-1][1] == backend.read().chunk_count(seeds[0].doc_id)
+
+
+class GatedEmbedder(HashEmbedder):
+    """Blocks while embedding any text containing ``marker`` until ``release`` is set."""
+
+    def __init__(self, marker: str) -> None:
+        super().__init__()
+        self.marker = marker
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if any(self.marker in t for t in texts):
+            self.entered.set()
+            assert self.release.wait(30), "never released"
+        return super().embed(texts)
+
+
+def test_a_write_that_is_embedding_does_not_hold_back_another(backend: Backend):
+    gate = GatedEmbedder("BIGDOC")
+    backend.set_embedder(gate)
+    big = _doc("big", "BIGDOC long article about harbours. " * 200)
+    slow = threading.Thread(target=backend.writes.add, args=([big],))
+    slow.start()
+    try:
+        assert gate.entered.wait(30)
+        report = backend.writes.add([_doc("small", "A short note on trains.")])
+        # Committed while the large document is still being embedded.
+        assert report.added == ["small"] and not gate.release.is_set()
+        assert backend.read().document("small") is not None
+        assert backend.read().document("big") is None
+    finally:
+        gate.release.set()
+        slow.join(30)
+    store = backend.read()
+    assert {d.doc_id for d in store.documents()} == {"big", "small"}
