@@ -70,7 +70,8 @@ def _index_writer(settings: Settings) -> IndexWriter | MilvusIndex:
     from rag.components import open_writer
 
     # The model loads only if something must be embedded: a removal or a no-op build is fast.
-    return open_writer(settings, LazyEmbedder(settings.embed_model, settings.embed_batch_size))
+    embedder = LazyEmbedder(settings.embed_model, settings.embed_batch_size, settings.cache_dir)
+    return open_writer(settings, embedder)
 
 
 def _where(settings: Settings) -> str:
@@ -97,6 +98,16 @@ def index_build(
         list[Path] | None, typer.Argument(help="Files or folders to index (default: seeds/).")
     ] = None,
     index_dir: IndexDirOption = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="[ADDRESS]",
+            help="Read, chunk and embed with Ray Data: on a local Ray with this machine's "
+            "cores, or on the cluster at ADDRESS (ray://head:10001, auto). Adds or replaces "
+            "the documents found; removals need a plain build.",
+        ),
+    ] = None,
 ) -> None:
     """Build the index, or update it: unchanged documents are skipped, changed ones
     re-indexed, and documents whose file under PATH is gone are removed."""
@@ -108,10 +119,37 @@ def index_build(
         if not Path("seeds").is_dir():
             raise DocumentError("no PATH given and no seeds/ folder here")
         targets = [Path("seeds")]
-    report = _index_writer(settings).build(targets, progress=True)
+    if ray is not None:
+        report = _ray_build(settings, targets, None if ray == _LOCAL_RAY else ray)
+    else:
+        report = _index_writer(settings).build(targets, progress=True)
     _print_build_report(report, _where(settings))
     if report.failures and not (report.added or report.updated or report.unchanged):
         raise typer.Exit(1)  # e.g. a mistyped PATH: nothing of what was named could be read
+
+
+_LOCAL_RAY = "local"
+
+
+def _ray_build(settings: Settings, paths: list[Path], address: str | None) -> BuildReport:
+    from functools import partial
+
+    from index.embedder import LazyEmbedder, load_ingest_embedder
+    from index.ray_ingest import PrecomputedEmbedder, ingest_with_ray
+    from rag.components import index_config, open_writer
+
+    # One onnxruntime thread per actor: Ray runs one actor per core.
+    make = partial(
+        load_ingest_embedder, settings.embed_model, settings.embed_batch_size, settings.cache_dir, 1
+    )
+    result = ingest_with_ray(paths, make, index_config(settings), address=address)
+    fallback = LazyEmbedder(settings.embed_model, settings.embed_batch_size, settings.cache_dir)
+    dimension = next(iter(result.vectors.values())).shape[0] if result.vectors else 0
+    embedder = PrecomputedEmbedder(fallback.name, dimension, result.vectors, fallback)
+    report = open_writer(settings, embedder).replace(result.documents)
+    report.failures = result.failures + report.failures
+    typer.echo(f"embedded on Ray with {result.workers} workers", err=True)
+    return report
 
 
 @index_app.command("add")
@@ -473,6 +511,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     non-zero exit; ``--verbose`` (anywhere on the line) adds the traceback."""
     _offline_environment()
     args, verbose = _take_verbose(list(sys.argv[1:] if argv is None else argv))
+    args = _ray_address(args)
     try:
         # Without standalone mode click returns a command's exit code instead of exiting.
         code = app(args=args, prog_name="rag", standalone_mode=False)
@@ -483,6 +522,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(130)
     if isinstance(code, int) and code:
         sys.exit(code)
+
+
+def _ray_address(args: list[str]) -> list[str]:
+    """``--ray`` takes an optional ADDRESS, which click cannot say: a bare ``--ray`` (followed
+    by an option, a path, or nothing) becomes ``--ray=local``. An address has a colon in it
+    (``ray://head:10001``, ``10.0.0.5:6379``) or is ``auto``."""
+    out = list(args)
+    for n, arg in enumerate(out):
+        if arg == "--":
+            break
+        if arg == "--ray":
+            following = out[n + 1] if n + 1 < len(out) else None
+            if following is None or not (":" in following or following == "auto"):
+                out[n] = f"--ray={_LOCAL_RAY}"
+            break
+    return out
 
 
 def _take_verbose(args: list[str]) -> tuple[list[str], bool]:
