@@ -14,7 +14,7 @@ from api import routes, routes_documents, routes_health, routes_jobs
 from api.access import REQUEST_ID_HEADER, AccessMiddleware
 from api.errors import install_error_handlers
 from api.routing import publish_setting_limits, require_declared_media_type
-from api.security import ApiKeys, RateLimiter, SecurityMiddleware
+from api.security import ApiKeys, RateLimiter, SecurityMiddleware, SharedRateLimiter
 from api.state import AppState
 from index.embedder import Embedder
 from rag.generation import Generator
@@ -74,7 +74,11 @@ def create_app(
     app.add_middleware(
         SecurityMiddleware,
         keys=keys,
-        limiter=RateLimiter(settings.rate_limit_per_minute),
+        limiter=(
+            SharedRateLimiter(settings.rate_limit_per_minute, settings.state_dir / "rate.sqlite3")
+            if settings.workers > 1
+            else RateLimiter(settings.rate_limit_per_minute)
+        ),
         max_body_bytes=settings.max_body_bytes,
     )
     if settings.cors_origin_list:

@@ -52,7 +52,7 @@ class AppState:
         generator: Generator | None = None,
     ) -> None:
         self.settings = settings
-        self.metrics = Metrics()
+        self.metrics = Metrics(multiprocess=settings.workers > 1)
         self.queue = GenerationQueue(
             settings.generation_queue_size,
             settings.generation_workers,
@@ -70,6 +70,7 @@ class AppState:
         self.problems: dict[str, str] = {}  # part -> what is wrong and how to fix it
         self.loading = pipeline is None
         self._swap_lock = threading.Lock()
+        self._closed = threading.Event()
         self.conversations = ConversationStore(settings.state_dir / "conversations.sqlite3")
         self.jobs = JobStore(settings.state_dir / "jobs.sqlite3")
         self._job_runner = JobRunner(self.jobs, self._run_job)
@@ -128,6 +129,8 @@ class AppState:
             self.loading = False
         if self.writer is not None:
             self._job_runner.start()  # jobs acknowledged before a restart run now
+        if self.settings.index_backend == "faiss":
+            threading.Thread(target=self._follow_index, name="rag-index-watch", daemon=True).start()
         took = time.perf_counter() - started
         if self.problems:
             log.warning("not ready after %.1f s: %s", took, "; ".join(self.problems.values()))
@@ -151,6 +154,27 @@ class AppState:
             return
         self.pipeline = self._new_pipeline(store)
         self.metrics_from(store)
+
+    def _follow_index(self) -> None:
+        """Swap in versions committed by another process (another API worker, `rag index
+        build`): the CURRENT pointer is read every ``index_poll_s``, a few microseconds."""
+        from index.disk import current_version
+        from index.errors import IndexingError
+        from index.store import open_index
+
+        index_dir = self.settings.index_dir
+        while not self._closed.wait(self.settings.index_poll_s):
+            store = self.store
+            try:
+                version = current_version(index_dir)
+                loaded = getattr(store, "directory", None)
+                if version is None or (loaded is not None and version.name <= loaded.name):
+                    continue
+                if self._embedder is None:
+                    continue
+                self._use_store(open_index(index_dir, self._embedder))
+            except IndexingError as exc:  # e.g. removed while read: the next poll retries
+                log.warning("cannot follow the index in %s: %s", index_dir, exc)
 
     def _new_pipeline(self, store: IndexReader) -> Pipeline:
         from rag.components import pipeline_over
@@ -284,6 +308,7 @@ class AppState:
         return replace(answer, degraded=True, model=EXTRACTIVE_MODEL)
 
     def close(self) -> None:
+        self._closed.set()
         self._job_runner.stop()
         self.jobs.close()
         self.queue.shutdown()  # waits for the running generation, drops the waiting ones

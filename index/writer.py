@@ -19,6 +19,7 @@ from index.disk import (
     commit_version,
     current_version,
     new_version_dir,
+    verify_files,
     write_lock,
 )
 from index.embedder import Embedder
@@ -95,7 +96,7 @@ class IndexWriter:
         # realpath, unlike Path.resolve, does not raise on a symlink loop (reported as a failure).
         roots = [Path(os.path.realpath(p)) for p in paths]
         loaded = load_documents(paths)
-        prepared = self._prepare(loaded.documents, progress=progress)
+        prepared = self._prepare(loaded.documents, progress=progress, strict=False)
         with write_lock(self.index_dir):
             base, stale = self._base(rebuild_damaged=True)
             plan = self._plan(base, loaded.documents, stale)
@@ -147,7 +148,7 @@ class IndexWriter:
         if repeated:
             raise DocumentError(f"doc_id {repeated!r} is given twice")
         if not replace:
-            self._check_new(self._live_manifest(), docs)  # fail before the slow part
+            self._check_new(self._live_manifest(strict=True), docs)  # fail before the slow part
         prepared = self._prepare(docs, on_progress=on_progress)
         with write_lock(self.index_dir):
             base, stale = self._base()
@@ -176,14 +177,22 @@ class IndexWriter:
 
     # ---- before the lock -----------------------------------------------------------------
 
-    def _live_manifest(self) -> Manifest | None:
-        """The live version's manifest, read without the lock (a hint: it may change)."""
+    def _live_manifest(self, *, strict: bool = False) -> Manifest | None:
+        """The live version's manifest, read without the lock (a hint: it may change).
+
+        ``strict``: a damaged pointer or manifest raises ``IndexCorruptError`` now, before
+        anything is embedded (an incremental change never rebuilds a damaged index)."""
         try:
             version = current_version(self.index_dir)
             if version is None:
                 return None
-            return Manifest.from_json((version / MANIFEST).read_bytes())
+            manifest = Manifest.from_json((version / MANIFEST).read_bytes())
+            if strict and verify_files(version, manifest.files) is not None:
+                raise IndexCorruptError("damaged")
+            return manifest
         except (OSError, ValueError, IndexCorruptError):
+            if strict:
+                self._base()  # raises the error naming what is damaged
             return None
 
     def _prepare(
@@ -192,9 +201,11 @@ class IndexWriter:
         *,
         progress: bool = False,
         on_progress: Progress | None = None,
+        strict: bool = True,
     ) -> dict[str, Prepared]:
-        """Chunk and embed, outside the lock, the documents the live version lacks."""
-        manifest = self._live_manifest()
+        """Chunk and embed, outside the lock, the documents the live version lacks (``strict``:
+        a damaged live version raises first; ``build`` rebuilds it instead)."""
+        manifest = self._live_manifest(strict=strict)
         stale = manifest is None or (
             manifest.embed_model != self.embedder.name
             or manifest.chunk_max_words != self.config.chunk_max_words

@@ -303,6 +303,15 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 8000,
     index_dir: IndexDirOption = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="API processes sharing the port, the index and the state (each loads the "
+            "models: ~0.5 GB apiece with the embedded LLM).",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the HTTP API (models and index load in the background; see /readyz)."""
     # Requests bring the parallelism: one OpenMP thread per query embedding avoids
@@ -325,14 +334,43 @@ def serve(
             "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
         },
     }
+    if workers == 1:
+        uvicorn.run(
+            create_app(_settings(index_dir)),
+            host=host,
+            port=port,
+            log_config=log_config,
+            access_log=False,
+            timeout_graceful_shutdown=10,
+        )
+        return
+    # Each worker process builds its own app from the environment (settings are read there).
+    settings = _settings(index_dir)
+    _prepare_workers(settings, workers, index_dir)
     uvicorn.run(
-        create_app(_settings(index_dir)),
+        "api.app:create_app",
+        factory=True,
+        workers=workers,
         host=host,
         port=port,
         log_config=log_config,
         access_log=False,
         timeout_graceful_shutdown=10,
     )
+
+
+def _prepare_workers(settings: Settings, workers: int, index_dir: Path | None) -> None:
+    """The environment the worker processes read: the CLI's options as settings, and a fresh
+    folder for Prometheus's per-process metric files (read by prometheus_client at import)."""
+    import shutil
+
+    metrics_dir = (settings.state_dir / "metrics").resolve()
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    os.environ["RAG_WORKERS"] = str(workers)
+    if index_dir is not None:
+        os.environ["RAG_INDEX_DIR"] = str(index_dir)
 
 
 def _check_can_listen(host: str, port: int) -> None:

@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     cors_origins: str | None = None  # comma-separated; unset means CORS off
     log_questions: bool = False
     generation_workers: int = Field(1, ge=1)  # generations run at once; the rest queue
+    # API processes sharing the index and state (`rag serve --workers N` sets it): above 1,
+    # rate limits live in state_dir and metrics in Prometheus's multiprocess files.
+    workers: int = Field(1, ge=1)
+    index_poll_s: float = Field(0.5, gt=0)  # how often a server looks for a newer index version
     # A POST /v1/documents whose documents hold more text than this is answered 202 with a
     # job id at once and indexed in the background (GET /v1/jobs/{job_id}).
     job_threshold_chars: int = Field(100_000, ge=0)
