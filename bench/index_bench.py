@@ -310,6 +310,43 @@ def bench_embedders(work: Path, limit: int, queries: int) -> None:
     torch.set_num_threads(1)
 
 
+def bench_ray(work: Path, docs: int) -> None:
+    """Ingestion with the bundled model: a plain build (onnxruntime on every core) and Ray Data
+    with 1 and 2 embedding actors (one onnxruntime thread each), chunks/s end to end."""
+    from functools import partial
+
+    import ray
+
+    from index.embedder import load_ingest_embedder
+    from index.ray_ingest import ingest_with_ray
+
+    corpus = work / "ray-corpus"
+    synthetic_corpus(corpus, docs=docs, words_per_doc=900, seed=11)
+    cache = work / "onnx"
+    plain = load_ingest_embedder(cache_dir=cache)
+    started = time.perf_counter()
+    report = IndexWriter(work / "plain-build", plain, IndexConfig()).build([corpus])
+    elapsed = time.perf_counter() - started
+    chunks = len(report.store)
+    print(f"ingestion of {docs} docs -> {chunks} chunks with the bundled model (onnxruntime fp32):")
+    print(
+        f"  plain build, {os.cpu_count()} threads: {elapsed:.1f} s, {chunks / elapsed:.0f} chunks/s"
+    )
+    make = partial(load_ingest_embedder, "", 64, cache, 1)
+    ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
+    try:
+        for workers in (1, 2):
+            started = time.perf_counter()
+            result = ingest_with_ray([corpus], make, IndexConfig(), workers=workers)
+            elapsed = time.perf_counter() - started
+            print(
+                f"  Ray Data, {workers} actor(s): {len(result.vectors)} chunks embedded in "
+                f"{elapsed:.1f} s, {len(result.vectors) / elapsed:.0f} chunks/s (model loads included)"
+            )
+    finally:
+        ray.shutdown()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=1450, help="documents in the 20k corpus")
@@ -320,11 +357,14 @@ def main() -> None:
     parser.add_argument("--skip-store", action="store_true")
     parser.add_argument("--embed-chunks", type=int, default=1000, help="chunks per embedder")
     parser.add_argument("--embed-only", action="store_true", help="only compare the embedders")
+    parser.add_argument("--ray-docs", type=int, default=0, help="also time Ray ingestion")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     work = Path(tempfile.mkdtemp(prefix="index-bench-"))
     try:
         bench_embedders(work, args.embed_chunks, args.queries)
+        if args.ray_docs:
+            bench_ray(work, args.ray_docs)
         if args.embed_only:
             return
         bench_build(work, args.docs, args.real_full)

@@ -19,7 +19,6 @@ Near-duplicate grouping is the FAISS backend's alone: here each chunk is its own
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -33,7 +32,6 @@ import numpy as np
 from index.assembly import IndexConfig, embed_in_batches
 from index.backend import Progress
 from index.chunking import chunk_text
-from index.disk import directory_size
 from index.embedder import Embedder
 from index.errors import (
     DocumentError,
@@ -45,6 +43,16 @@ from index.errors import (
 )
 from index.keyword import Tokenizer
 from index.loaders import load_documents
+from index.milvus_rows import (
+    FIELD_CHARS,
+    chunk_from,
+    chunk_id,
+    clip,
+    clip_bytes,
+    document_rows,
+    store_size,
+    where_in,
+)
 from index.store import IndexStats
 from index.types import Chunk, Document
 from index.writer import BuildReport, under_roots
@@ -52,8 +60,6 @@ from index.writer import BuildReport, under_roots
 __all__ = ["MilvusIndex"]
 
 _VARCHAR = 65_535  # bytes, Milvus's largest VARCHAR
-_PART_BYTES = 60_000
-_FIELD_CHARS = 16_000  # title, url, source: at most 4 bytes a character, under _VARCHAR
 _DOC_ID_BYTES = 1_024  # 200 characters (index.validation) of up to 4 bytes
 _PAGE = 1_000
 
@@ -209,11 +215,11 @@ class MilvusIndex:
             data=[data],
             anns_field=field,
             limit=min(k, 16_384),
-            filter=_in("doc_id", sorted(doc_ids)) if doc_ids is not None else "",
+            filter=where_in("doc_id", sorted(doc_ids)) if doc_ids is not None else "",
             output_fields=["chunk_id", "doc_id", "ordinal", "start", "end", "title", "text"],
             search_params={"metric_type": metric},
         )
-        return [(_chunk(hit["entity"]), float(hit["distance"])) for hit in found[0]]
+        return [(chunk_from(hit["entity"]), float(hit["distance"])) for hit in found[0]]
 
     def document(self, doc_id: str) -> Document | None:
         found = self._documents([doc_id])
@@ -229,7 +235,7 @@ class MilvusIndex:
         return [found[i] for i in ids if i in found]
 
     def chunk_count(self, doc_id: str) -> int:
-        return self._count(self._chunks, _in("doc_id", [doc_id]))
+        return self._count(self._chunks, where_in("doc_id", [doc_id]))
 
     def duplicate_group(self, chunk_id: int) -> int:
         return chunk_id
@@ -247,7 +253,7 @@ class MilvusIndex:
             duplicate_groups=0,
             embed_model=name,
             dimension=dimension,
-            size_bytes=_size(path) if local else 0,
+            size_bytes=store_size(path) if local else 0,
             approximate=not local,
         )
 
@@ -271,7 +277,7 @@ class MilvusIndex:
         if self._model is None or not doc_ids:
             return {}
         rows = self._scan(
-            self._docs, _in("doc_id", doc_ids), ["doc_id", "part", "parts", "text", "meta"]
+            self._docs, where_in("doc_id", doc_ids), ["doc_id", "part", "parts", "text", "meta"]
         )
         by_doc: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
@@ -356,7 +362,7 @@ class MilvusIndex:
                     f"no document {', '.join(map(repr, unknown))} in the index"
                 )
             if wanted:
-                where = _in("doc_id", wanted)
+                where = where_in("doc_id", wanted)
                 self._client.delete(self._docs, filter=where)
                 self._client.delete(self._chunks, filter=where)
         return BuildReport(store=self, removed=wanted)
@@ -407,7 +413,7 @@ class MilvusIndex:
             return {}
         out: dict[str, str] = {}
         for first in range(0, len(doc_ids), 500):
-            where = f"part == 0 and {_in('doc_id', doc_ids[first : first + 500])}"
+            where = f"part == 0 and {where_in('doc_id', doc_ids[first : first + 500])}"
             for row in self._scan(self._docs, where, ["doc_id", "meta"]):
                 out[row["doc_id"]] = json.loads(row["meta"])["hash"]
         return out
@@ -425,14 +431,14 @@ class MilvusIndex:
         vectors = embed_in_batches(self.embedder, texts, 0, progress, on_progress)
         return [
             {
-                "chunk_id": _chunk_id(doc.doc_id, span.ordinal, text),
+                "chunk_id": chunk_id(doc.doc_id, span.ordinal, text),
                 "doc_id": doc.doc_id,
                 "ordinal": span.ordinal,
                 "start": span.start,
                 "end": span.end,
-                "title": _clip(doc.title, _FIELD_CHARS),
-                "text": _clip_bytes(text, _VARCHAR),
-                "terms": _clip_bytes(" ".join(self._tokenize(text)) or "_", _VARCHAR),
+                "title": clip(doc.title, FIELD_CHARS),
+                "text": clip_bytes(text, _VARCHAR),
+                "terms": clip_bytes(" ".join(self._tokenize(text)) or "_", _VARCHAR),
                 "vector": vector.tolist(),
             }
             for (doc, span), text, vector in zip(pieces, texts, vectors, strict=True)
@@ -443,7 +449,7 @@ class MilvusIndex:
         if not docs:
             return
         client = self._client
-        where = _in("doc_id", [d.doc_id for d in docs])
+        where = where_in("doc_id", [d.doc_id for d in docs])
         old_chunks = {r["chunk_id"] for r in self._scan(self._chunks, where, ["chunk_id"])}
         for first in range(0, len(rows), _PAGE):
             client.upsert(self._chunks, rows[first : first + _PAGE])
@@ -451,91 +457,8 @@ class MilvusIndex:
         for first in range(0, len(stale), _PAGE):
             client.delete(self._chunks, ids=stale[first : first + _PAGE])
         old_parts = {r["part_id"] for r in self._scan(self._docs, where, ["part_id"])}
-        parts = [row for doc in docs for row in _document_rows(doc)]
+        parts = [row for doc in docs for row in document_rows(doc)]
         client.upsert(self._docs, parts)
         stale = sorted(old_parts - {r["part_id"] for r in parts})
         if stale:
             client.delete(self._docs, ids=stale)
-
-
-def _size(path: Path) -> int:
-    if path.is_file():
-        return path.stat().st_size
-    return directory_size(path) if path.is_dir() else 0
-
-
-def _document_rows(doc: Document) -> list[dict[str, Any]]:
-    texts = _split_bytes(doc.text, _PART_BYTES)
-    meta = json.dumps(
-        {
-            "title": _clip(doc.title, _FIELD_CHARS),
-            "published": doc.published,
-            "url": _clip(doc.url, 8_000) if doc.url else None,
-            "source": _clip(doc.source, 8_000) if doc.source else None,
-            "hash": doc.content_hash,
-        },
-        ensure_ascii=False,
-    )
-    return [
-        {
-            "part_id": _int_id(doc.doc_id, "part", str(n)),
-            "doc_id": doc.doc_id,
-            "part": n,
-            "parts": len(texts),
-            "text": text,
-            "meta": meta,
-            "pad": [0.0, 0.0],
-        }
-        for n, text in enumerate(texts)
-    ]
-
-
-def _chunk(entity: dict[str, Any]) -> Chunk:
-    return Chunk(
-        chunk_id=int(entity["chunk_id"]),
-        doc_id=entity["doc_id"],
-        title=entity["title"],
-        ordinal=int(entity["ordinal"]),
-        start=int(entity["start"]),
-        end=int(entity["end"]),
-        text=entity["text"],
-    )
-
-
-def _in(field: str, values: Sequence[str]) -> str:
-    # A JSON string literal is a Milvus string literal (quotes and backslashes escaped).
-    return f"{field} in [{', '.join(json.dumps(v, ensure_ascii=False) for v in values)}]"
-
-
-def _int_id(*parts: str) -> int:
-    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") & ((1 << 63) - 1)
-
-
-def _chunk_id(doc_id: str, ordinal: int, text: str) -> int:
-    return _int_id(doc_id, str(ordinal), text)
-
-
-def _clip(text: str, chars: int) -> str:
-    return text[:chars]
-
-
-def _clip_bytes(text: str, limit: int) -> str:
-    data = text.encode("utf-8")
-    if len(data) <= limit:
-        return text
-    return data[:limit].decode("utf-8", errors="ignore")
-
-
-def _split_bytes(text: str, limit: int) -> list[str]:
-    """``text`` in pieces of at most ``limit`` UTF-8 bytes, never splitting a character."""
-    data = text.encode("utf-8")
-    parts, start = [], 0
-    while True:
-        end = min(len(data), start + limit)
-        while end < len(data) and (data[end] & 0xC0) == 0x80:  # inside a character
-            end -= 1
-        parts.append(data[start:end].decode("utf-8"))
-        if end >= len(data):
-            return parts
-        start = end
