@@ -19,13 +19,14 @@ Near-duplicate grouping is the FAISS backend's alone: here each chunk is its own
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -62,6 +63,25 @@ __all__ = ["MilvusIndex"]
 _VARCHAR = 65_535  # bytes, Milvus's largest VARCHAR
 _DOC_ID_BYTES = 1_024  # 200 characters (index.validation) of up to 4 bytes
 _PAGE = 1_000
+
+
+_T = TypeVar("_T")
+
+
+def _reported(method: Callable[..., _T]) -> Callable[..., _T]:
+    """A Milvus failure (server gone, collection dropped) as ``IndexStateError``: the service
+    answers 503 ``index_unavailable`` and the CLI one line, never a traceback."""
+
+    @functools.wraps(method)
+    def call(self: MilvusIndex, *args: Any, **kwargs: Any) -> _T:
+        from pymilvus.exceptions import MilvusException
+
+        try:
+            return method(self, *args, **kwargs)
+        except MilvusException as exc:
+            raise IndexStateError(f"Milvus at {self.uri} failed: {exc}") from exc
+
+    return call
 
 
 class MilvusIndex:
@@ -183,6 +203,7 @@ class MilvusIndex:
 
     # ---- reading ---------------------------------------------------------------------------
 
+    @_reported
     def __len__(self) -> int:
         return self._count(self._chunks, "")
 
@@ -190,6 +211,7 @@ class MilvusIndex:
     def directory(self) -> Path | None:
         return None
 
+    @_reported
     def search_dense(
         self, vector: np.ndarray, k: int, doc_ids: frozenset[str] | None = None
     ) -> list[tuple[Chunk, float]]:
@@ -198,6 +220,7 @@ class MilvusIndex:
         query = np.asarray(vector, dtype=np.float32).reshape(-1).tolist()
         return self._search(query, "vector", "IP", k, doc_ids)
 
+    @_reported
     def search_keyword(
         self, query: str, k: int, doc_ids: frozenset[str] | None = None
     ) -> list[tuple[Chunk, float]]:
@@ -221,10 +244,12 @@ class MilvusIndex:
         )
         return [(chunk_from(hit["entity"]), float(hit["distance"])) for hit in found[0]]
 
+    @_reported
     def document(self, doc_id: str) -> Document | None:
         found = self._documents([doc_id])
         return found.get(doc_id)
 
+    @_reported
     def documents(self) -> list[Document]:
         if self._model is None:
             return []
@@ -234,6 +259,7 @@ class MilvusIndex:
             found.update(self._documents(ids[first : first + 100]))
         return [found[i] for i in ids if i in found]
 
+    @_reported
     def chunk_count(self, doc_id: str) -> int:
         return self._count(self._chunks, where_in("doc_id", [doc_id]))
 
@@ -243,6 +269,7 @@ class MilvusIndex:
     def duplicate_doc_ids(self, chunk_id: int) -> tuple[str, ...]:
         return ()
 
+    @_reported
     def stats(self) -> IndexStats:
         name, dimension = self._model or (self.embedder.name, 0)
         path = Path(self.uri)
@@ -308,6 +335,7 @@ class MilvusIndex:
     ) -> BuildReport:
         return self.add_documents(docs, replace=True, on_progress=on_progress)
 
+    @_reported
     def add_documents(
         self,
         docs: Iterable[Document],
@@ -350,6 +378,7 @@ class MilvusIndex:
             )
         return report
 
+    @_reported
     def remove(self, doc_ids: Iterable[str]) -> BuildReport:
         import unicodedata
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from index.assembly import IndexConfig
 from index.embedder import Embedder
+from index.errors import IndexStateError
 from index.types import Document
 
 __all__ = ["PrecomputedEmbedder", "RayIngest", "ingest_with_ray"]
@@ -94,10 +95,14 @@ def ingest_with_ray(
 
     started_here = not ray.is_initialized()
     if started_here:
-        if address is None:
-            ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
-        else:
-            ray.init(address=address, log_to_driver=False)
+        try:
+            if address is None:
+                ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
+            else:
+                ray.init(address=address, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
+            where = f"the Ray cluster at {address}" if address else "a local Ray"
+            raise IndexStateError(f"cannot start {where}: {exc}") from exc
     try:
         ray.data.DataContext.get_current().enable_progress_bars = False
         result = RayIngest()
