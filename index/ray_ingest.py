@@ -95,6 +95,8 @@ def ingest_with_ray(
 
     started_here = not ray.is_initialized()
     if started_here:
+        if address is not None:
+            _check_reachable(address)
         try:
             if address is None:
                 ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
@@ -143,6 +145,22 @@ def ingest_with_ray(
             result.vectors[str(row["text"])] = np.asarray(row["vector"], dtype=np.float32)
     result.documents.sort(key=lambda d: d.doc_id)
     return result
+
+
+def _check_reachable(address: str) -> None:
+    """Fail in seconds on an address nothing listens at (Ray itself retries for minutes)."""
+    import socket
+
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto" and the like: Ray finds the cluster itself
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        raise IndexStateError(
+            f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}"
+        ) from exc
 
 
 class _ReadAndChunk:

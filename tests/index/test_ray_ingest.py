@@ -66,3 +66,14 @@ def test_a_plain_build_never_imports_ray(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "False"
+
+
+def test_an_unreachable_ray_address_is_one_line_at_once(tmp_path: Path) -> None:
+    rag = Path(sys.executable).parent / "rag"
+    command = [str(rag), "index", "build", "--ray", "127.0.0.1:1", str(ROOT / "seeds")]
+    command += ["--index-dir", str(tmp_path / "index")]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines() == [
+        "error: cannot reach the Ray cluster at 127.0.0.1:1: Connection refused"
+    ]
