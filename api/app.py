@@ -11,12 +11,12 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
-from api import page, routes, routes_documents, routes_health, routes_openai
+from api import page, routes, routes_documents, routes_health, routes_jobs, routes_openai
 from api.access import REQUEST_ID_HEADER, AccessMiddleware
 from api.errors import install_error_handlers
 from api.mcp_tools import mount_mcp
 from api.routing import publish_setting_limits, require_declared_media_type
-from api.security import ApiKeys, RateLimiter, SecurityMiddleware
+from api.security import ApiKeys, RateLimiter, SecurityMiddleware, SharedRateLimiter
 from api.state import AppState
 from index.embedder import Embedder
 from rag.generation import Generator
@@ -73,6 +73,7 @@ def create_app(
     app.include_router(routes.router)
     app.include_router(routes_documents.router)
     app.include_router(routes_openai.router)
+    app.include_router(routes_jobs.router)
     app.include_router(routes_health.router)
     _include_slack(app, state)
     mcp_sessions = mount_mcp(app, state)
@@ -85,7 +86,11 @@ def create_app(
     app.add_middleware(
         SecurityMiddleware,
         keys=keys,
-        limiter=RateLimiter(settings.rate_limit_per_minute),
+        limiter=(
+            SharedRateLimiter(settings.rate_limit_per_minute, settings.state_dir / "rate.sqlite3")
+            if settings.workers > 1
+            else RateLimiter(settings.rate_limit_per_minute)
+        ),
         max_body_bytes=settings.max_body_bytes,
     )
     if settings.cors_origin_list:

@@ -15,7 +15,7 @@ from rag.chat import ChatEngine
 from rag.settings import Settings
 
 if TYPE_CHECKING:
-    from index.store import IndexStore
+    from index.backend import IndexReader
     from rag.pipeline import Pipeline
 
 __all__ = ["ChatDep", "PipelineDep", "SettingsDep", "StateDep", "StoreDep"]
@@ -38,7 +38,7 @@ async def get_pipeline(state: StateDep) -> Pipeline:
     return state.require_pipeline()
 
 
-async def get_store(state: StateDep) -> IndexStore:
+async def get_store(state: StateDep) -> IndexReader:
     return state.require_store()
 
 
@@ -49,5 +49,5 @@ async def get_chat(state: StateDep) -> ChatEngine:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 PipelineDep = Annotated["Pipeline", Depends(get_pipeline)]
-StoreDep = Annotated["IndexStore", Depends(get_store)]
+StoreDep = Annotated["IndexReader", Depends(get_store)]
 ChatDep = Annotated[ChatEngine, Depends(get_chat)]

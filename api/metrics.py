@@ -22,7 +22,11 @@ _BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 
 class Metrics:
     """Request counts and latencies per route, answer outcomes, and the index's size."""
 
-    def __init__(self) -> None:
+    def __init__(self, multiprocess: bool = False) -> None:
+        # Several processes (``rag serve --workers N``): prometheus_client keeps every value in
+        # files under PROMETHEUS_MULTIPROC_DIR (set by the CLI before it is imported) and
+        # /metrics adds up every process's files; gauges say how to combine.
+        self.multiprocess = multiprocess
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "rag_http_requests",
@@ -52,6 +56,7 @@ class Metrics:
             "rag_generation_queue_depth",
             "Questions admitted to generation (running and waiting).",
             registry=self.registry,
+            multiprocess_mode="livesum",
         )
         self.rejected = Counter(
             "rag_generation_rejected",
@@ -59,13 +64,22 @@ class Metrics:
             registry=self.registry,
         )
         self.index_documents = Gauge(
-            "rag_index_documents", "Documents in the index.", registry=self.registry
+            "rag_index_documents",
+            "Documents in the index.",
+            registry=self.registry,
+            multiprocess_mode="mostrecent",
         )
         self.index_chunks = Gauge(
-            "rag_index_chunks", "Chunks in the index.", registry=self.registry
+            "rag_index_chunks",
+            "Chunks in the index.",
+            registry=self.registry,
+            multiprocess_mode="mostrecent",
         )
         self.index_bytes = Gauge(
-            "rag_index_size_bytes", "Size of the index on disk.", registry=self.registry
+            "rag_index_size_bytes",
+            "Size of the index on disk.",
+            registry=self.registry,
+            multiprocess_mode="mostrecent",
         )
         # Touch the label sets so they show as zero before the first answer.
         for outcome in ("answered", "abstained"):
@@ -86,4 +100,10 @@ class Metrics:
         self.index_bytes.set(size_bytes)
 
     def render(self) -> bytes:
+        if self.multiprocess:
+            from prometheus_client import multiprocess
+
+            combined = CollectorRegistry()
+            multiprocess.MultiProcessCollector(combined)
+            return generate_latest(combined)
         return generate_latest(self.registry)

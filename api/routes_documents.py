@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -28,10 +29,11 @@ from api.schemas import (
     DocumentList,
     DocumentOut,
     DocumentsAdded,
+    JobAccepted,
     QueryFlag,
 )
 from api.state import AppState
-from index.errors import DocumentExistsError
+from index.errors import DocumentError, DocumentExistsError
 from index.loaders import ACCEPTED_SUFFIXES, MEDIA_TYPES, make_document, parse_upload
 from index.validation import DOC_ID_MAX, DOC_ID_PATTERN, normalize_doc_id
 from rag.errors import NotFoundError
@@ -76,6 +78,13 @@ _ADD_BODY = {
 _CHANGED: dict[int | str, dict[str, Any]] = {
     200: {"description": "Replaced or unchanged: every document was there already"},
     201: {"description": "At least one document was added"},
+    202: {
+        "model": JobAccepted,
+        "description": (
+            "Accepted as a job: the documents hold more text than RAG_JOB_THRESHOLD_CHARS; "
+            "they are on disk and GET /v1/jobs/{job_id} reports progress"
+        ),
+    },
 }
 
 DocIdPath = Annotated[
@@ -182,7 +191,9 @@ async def delete_document(doc_id: DocIdPath, state: StateDep, store: StoreDep) -
 
 async def _write(
     state: AppState, docs: Sequence[Document], *, replace: bool, response: Response
-) -> DocumentsAdded:
+) -> Any:
+    if sum(len(doc.text) for doc in docs) > state.settings.job_threshold_chars:
+        return await _submit(state, docs, replace=replace)
     try:
         report = await run_in_threadpool(partial(state.add_documents, docs, replace=replace))
     except DocumentExistsError as exc:
@@ -210,6 +221,27 @@ async def _write(
     return DocumentsAdded(
         documents=changes, total_documents=len(store.documents()), total_chunks=len(store)
     )
+
+
+async def _submit(state: AppState, docs: Sequence[Document], *, replace: bool) -> JSONResponse:
+    """Keep the documents as a job and answer 202 at once; a doc_id clash is refused now,
+    not minutes later (the job checks again when it commits)."""
+    if len({doc.doc_id for doc in docs}) != len(docs):
+        raise DocumentError("a doc_id is given twice")
+    store = state.store
+    if not replace and store is not None:
+        taken = [doc.doc_id for doc in docs if store.document(doc.doc_id) is not None]
+        if taken:
+            raise ApiError(
+                409,
+                code_for(409),
+                f"doc_id {taken[0]!r} is already in the index; to replace it, "
+                f"PUT /v1/documents/{taken[0]} or POST with ?replace=true",
+            )
+    job_id = await run_in_threadpool(partial(state.submit_job, docs, replace=replace))
+    url = f"/v1/jobs/{job_id}"
+    body = JobAccepted(job_id=job_id, status="queued", url=url)
+    return JSONResponse(body.model_dump(), status_code=202, headers={"Location": url})
 
 
 def _parse_json(model: type[DocumentFields], raw: bytes) -> Any:

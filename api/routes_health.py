@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
@@ -35,6 +37,7 @@ async def readyz(state: StateDep) -> JSONResponse:
         body["documents"] = stats.documents
         body["chunks"] = stats.chunks
     body["slack"] = state.slack
+    body["pid"] = os.getpid()  # which API process answered (`rag serve --workers N`)
     if state.ready:
         return JSONResponse(body)
     problems = [f"{part}: {what}" for part, what in checks.items() if what != "ok"]

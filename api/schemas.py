@@ -270,3 +270,31 @@ class DocumentsAdded(BaseModel):
     documents: list[DocumentChange]
     total_documents: int
     total_chunks: int
+
+
+# ---- jobs (large uploads indexed in the background) -----------------------------------------
+
+JOB_ID_PATTERN = r"^j-[0-9a-f]{32}$"
+
+
+class JobAccepted(BaseModel):
+    """``202 Accepted``: the documents are kept and will be indexed; poll ``url``."""
+
+    job_id: str
+    status: Literal["queued"]
+    url: str
+
+
+class JobProgress(BaseModel):
+    chunks_embedded: int
+    chunks_total: int  # 0 until the documents are chunked
+
+
+class JobOut(BaseModel):
+    job_id: str
+    status: Literal["queued", "running", "done", "failed"]
+    replace: bool
+    documents: int  # how many documents the job holds (0 once done: the index has them)
+    progress: JobProgress
+    results: list[DocumentChange]  # one per document once done
+    error: ErrorBody | None = None  # once failed: the code a synchronous request would get

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -88,6 +89,54 @@ class RateLimiter:
         }
 
 
+class SharedRateLimiter:
+    """``RateLimiter``'s token buckets in a SQLite file, so the API processes of one machine
+    (``rag serve --workers N``) share one budget per caller instead of N."""
+
+    def __init__(self, per_minute: int, path: Path) -> None:
+        from rag.conversations import open_database
+
+        self._capacity = float(per_minute)
+        self._rate = per_minute / 60.0
+        self._lock = threading.Lock()
+        self._db = open_database(
+            path,
+            (
+                "CREATE TABLE IF NOT EXISTS buckets"
+                " (caller TEXT PRIMARY KEY, tokens REAL, updated REAL)",
+            ),
+        )
+        self._db.execute("PRAGMA synchronous=OFF")  # a lost refill after a crash is harmless
+        self._db.execute("PRAGMA busy_timeout=2000")
+
+    def acquire(self, caller: str) -> float:
+        """0.0 when the request may go ahead, else the seconds to wait before retrying."""
+        now = time.time()  # one clock for every process
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")  # one process at a time reads and writes the bucket
+            try:
+                row = db.execute(
+                    "SELECT tokens, updated FROM buckets WHERE caller = ?", (caller,)
+                ).fetchone()
+                tokens = self._capacity if row is None else row[0] + (now - row[1]) * self._rate
+                tokens = min(self._capacity, tokens)
+                wait = 0.0
+                if tokens >= 1.0:
+                    tokens -= 1.0
+                else:
+                    wait = (1.0 - tokens) / self._rate
+                db.execute(
+                    "INSERT OR REPLACE INTO buckets (caller, tokens, updated) VALUES (?, ?, ?)",
+                    (caller, tokens, now),
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            return wait
+
+
 class _BodyTooLarge(Exception):
     pass
 
@@ -96,7 +145,12 @@ class SecurityMiddleware:
     """Auth and rate limit on ``/v1/*``; a body size limit on every request."""
 
     def __init__(
-        self, app: ASGIApp, *, keys: ApiKeys, limiter: RateLimiter, max_body_bytes: int
+        self,
+        app: ASGIApp,
+        *,
+        keys: ApiKeys,
+        limiter: RateLimiter | SharedRateLimiter,
+        max_body_bytes: int,
     ) -> None:
         self.app = app
         self.keys = keys

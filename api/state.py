@@ -13,10 +13,11 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from api.batching import BatchingEmbedder
-from api.errors import ApiError
+from api.errors import ApiError, status_for
+from api.jobs import JobResult, JobRunner, JobStore
 from api.metrics import Metrics
 from api.queue import GenerationQueue
 from index.embedder import Embedder
@@ -29,8 +30,8 @@ from rag.settings import EXTRACTIVE_MODEL, Settings
 from rag.types import Answer, Document
 
 if TYPE_CHECKING:
-    from index.store import IndexStore
-    from index.writer import BuildReport, IndexWriter
+    from index.backend import IndexReader, IndexWrites, Progress
+    from index.writer import BuildReport
     from rag.pipeline import Pipeline
 
 __all__ = ["AppState"]
@@ -46,12 +47,12 @@ class AppState:
         settings: Settings,
         *,
         pipeline: Pipeline | None = None,
-        writer: IndexWriter | None = None,
+        writer: IndexWrites | None = None,
         embedder: Embedder | None = None,
         generator: Generator | None = None,
     ) -> None:
         self.settings = settings
-        self.metrics = Metrics()
+        self.metrics = Metrics(multiprocess=settings.workers > 1)
         self.queue = GenerationQueue(
             settings.generation_queue_size,
             settings.generation_workers,
@@ -68,8 +69,11 @@ class AppState:
         self._generator_given = generator is not None
         self.problems: dict[str, str] = {}  # part -> what is wrong and how to fix it
         self.loading = pipeline is None
-        self._write_lock = threading.Lock()
+        self._swap_lock = threading.Lock()
+        self._closed = threading.Event()
         self.conversations = ConversationStore(settings.state_dir / "conversations.sqlite3")
+        self.jobs = JobStore(settings.state_dir / "jobs.sqlite3")
+        self._job_runner = JobRunner(self.jobs, self._run_job)
         self.chat = ChatEngine(self.require_pipeline, self.conversations)
         self.slack = "off"
         if pipeline is not None:
@@ -78,7 +82,7 @@ class AppState:
     # ---- reading ----------------------------------------------------------------------------
 
     @property
-    def store(self) -> IndexStore | None:
+    def store(self) -> IndexReader | None:
         if self.pipeline is None:
             return None
         return self.pipeline.retriever.store  # type: ignore[return-value]
@@ -94,7 +98,7 @@ class AppState:
             raise ApiError(503, "not_ready", "models and index are loading", retry_after=5)
         raise ApiError(503, "not_ready", "; ".join(self.problems.values()) or "not ready")
 
-    def require_store(self) -> IndexStore:
+    def require_store(self) -> IndexReader:
         store = self.store
         if store is None:
             self.require_pipeline()
@@ -123,6 +127,10 @@ class AppState:
             self.problems["startup"] = f"{type(exc).__name__}: {exc}"
         finally:
             self.loading = False
+        if self.writer is not None:
+            self._job_runner.start()  # jobs acknowledged before a restart run now
+        if self.settings.index_backend == "faiss":
+            threading.Thread(target=self._follow_index, name="rag-index-watch", daemon=True).start()
         took = time.perf_counter() - started
         if self.problems:
             log.warning("not ready after %.1f s: %s", took, "; ".join(self.problems.values()))
@@ -147,7 +155,28 @@ class AppState:
         self.pipeline = self._new_pipeline(store)
         self.metrics_from(store)
 
-    def _new_pipeline(self, store: IndexStore) -> Pipeline:
+    def _follow_index(self) -> None:
+        """Swap in versions committed by another process (another API worker, `rag index
+        build`): the CURRENT pointer is read every ``index_poll_s``, a few microseconds."""
+        from index.disk import current_version
+        from index.errors import IndexingError
+        from index.store import open_index
+
+        index_dir = self.settings.index_dir
+        while not self._closed.wait(self.settings.index_poll_s):
+            store = self.store
+            try:
+                version = current_version(index_dir)
+                loaded = getattr(store, "directory", None)
+                if version is None or (loaded is not None and version.name <= loaded.name):
+                    continue
+                if self._embedder is None:
+                    continue
+                self._use_store(open_index(index_dir, self._embedder))
+            except IndexingError as exc:  # e.g. removed while read: the next poll retries
+                log.warning("cannot follow the index in %s: %s", index_dir, exc)
+
+    def _new_pipeline(self, store: IndexReader) -> Pipeline:
         from rag.components import pipeline_over
 
         assert self._embedder is not None
@@ -156,32 +185,83 @@ class AppState:
             store, self._embedder, self._generator, self.settings, wrap_queries=BatchingEmbedder
         )
 
-    def metrics_from(self, store: IndexStore | None) -> None:
+    def metrics_from(self, store: IndexReader | None) -> None:
         if store is not None:
             stats = store.stats()
             self.metrics.set_index(stats.documents, stats.chunks, stats.size_bytes)
 
     # ---- writing ----------------------------------------------------------------------------
 
-    def add_documents(self, docs: Sequence[Document], *, replace: bool = False) -> BuildReport:
+    def add_documents(
+        self,
+        docs: Sequence[Document],
+        *,
+        replace: bool = False,
+        on_progress: Progress | None = None,
+    ) -> BuildReport:
         """Commit to disk, then swap the new snapshot in: blocking, run it in a thread.
 
         A doc_id already in the index raises ``DocumentExistsError`` unless ``replace``.
+        Writes run side by side: each embeds on its own and the backend's lock covers only
+        its commit, so a small document never waits for a large one's embedding.
         """
-        writer = self._require_writer()
-        with self._write_lock:
-            report = writer.add_documents(list(docs), replace=replace)
-            self._use_store(report.store)
+        writer = self.require_writer()
+        if replace:
+            report = writer.replace(list(docs), on_progress=on_progress)
+        else:
+            report = writer.add(list(docs), on_progress=on_progress)
+        self._use_store(report.store)
         return report
+
+    def submit_job(self, docs: Sequence[Document], *, replace: bool) -> str:
+        """Keep ``docs`` as a job (on disk before this returns) and index them in the
+        background; the job id is what ``GET /v1/jobs/{job_id}`` reports on."""
+        self.require_writer()
+        job_id = self.jobs.submit(docs, replace=replace)
+        self._job_runner.start()
+        return job_id
+
+    def _run_job(self, job_id: str, docs: list[Document], replace: bool) -> None:
+        try:
+            report = self.add_documents(
+                docs,
+                replace=replace,
+                on_progress=lambda done, total: self.jobs.progress(job_id, done, total),
+            )
+        except USER_ERRORS as exc:
+            _, code = status_for(exc)
+            self.jobs.fail(job_id, code, str(exc))
+            return
+        except ApiError as exc:
+            self.jobs.fail(job_id, exc.code, str(exc))
+            return
+        except Exception as exc:  # a bug: logged in full, and the job says it failed
+            log.exception("job %s failed", job_id)
+            self.jobs.fail(job_id, "internal_error", f"{type(exc).__name__}: {exc}")
+            return
+        store = report.store
+        status: dict[str, Literal["added", "updated"]] = {d: "added" for d in report.added}
+        status.update({doc_id: "updated" for doc_id in report.updated})
+        results = []
+        for doc in docs:
+            stored = store.document(doc.doc_id)
+            results.append(
+                JobResult(
+                    doc_id=doc.doc_id,
+                    title=stored.title if stored else doc.title,
+                    chunks=store.chunk_count(doc.doc_id),
+                    status=status.get(doc.doc_id, "unchanged"),
+                )
+            )
+        self.jobs.finish(job_id, results)
 
     def remove_documents(self, doc_ids: Sequence[str]) -> BuildReport:
-        writer = self._require_writer()
-        with self._write_lock:
-            report = writer.remove(list(doc_ids))
-            self._use_store(report.store)
+        writer = self.require_writer()
+        report = writer.remove(list(doc_ids))
+        self._use_store(report.store)
         return report
 
-    def _require_writer(self) -> IndexWriter:
+    def require_writer(self) -> IndexWrites:
         if self.writer is None and self.pipeline is not None:
             # A pipeline was given without a writer: write to settings.index_dir with its embedder.
             from rag import components
@@ -193,7 +273,14 @@ class AppState:
             raise ApiError(503, "not_ready", "; ".join(self.problems.values()) or "no index writer")
         return self.writer
 
-    def _use_store(self, store: IndexStore) -> None:
+    def _use_store(self, store: IndexReader) -> None:
+        with self._swap_lock:
+            current = self.store
+            if current is not None and _older(store, current):
+                return  # a write that committed later has swapped in its newer version
+            self._swap(store)
+
+    def _swap(self, store: IndexReader) -> None:
         if self.pipeline is None:
             # The first documents of a new index: answering can start now.
             if self._embedder is None:
@@ -221,9 +308,21 @@ class AppState:
         return replace(answer, degraded=True, model=EXTRACTIVE_MODEL)
 
     def close(self) -> None:
+        self._closed.set()
+        self._job_runner.stop()
+        self.jobs.close()
         self.queue.shutdown()  # waits for the running generation, drops the waiting ones
         self.searches.shutdown(wait=True, cancel_futures=True)
         self.conversations.close()
+
+
+def _older(new: IndexReader, current: IndexReader) -> bool:
+    """Whether ``new`` is a version folder older than ``current``'s (two writes that finished
+    in the other order than they committed)."""
+    a, b = getattr(new, "directory", None), getattr(current, "directory", None)
+    if a is None or b is None or a.parent != b.parent:
+        return False
+    return bool(a.name < b.name)
 
 
 def _fix_hint(message: str) -> str:

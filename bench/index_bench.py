@@ -252,6 +252,101 @@ def bench_store_100k(work: Path, docs: int, queries: int) -> None:
         print(f"  {label:30s} p50 {p50:6.2f} ms   p95 {p95:6.2f} ms")
 
 
+def squad_chunks(limit: int) -> tuple[list[str], list[str]]:
+    """(~90-word chunks of the vendored SQuAD 2.0 dev articles and the seeds, their questions)."""
+    import json
+
+    from index.chunking import chunk_text
+
+    squad = json.loads(
+        (ROOT / "eval/datasets/squad2-dev/dev-v2.0-four-articles.json").read_text("utf-8")
+    )
+    texts, questions = [], []
+    for article in squad["data"]:
+        for paragraph in article["paragraphs"]:
+            texts.append(paragraph["context"])
+            questions.extend(q["question"] for q in paragraph["qas"])
+    texts += [p.read_text("utf-8") for p in sorted((ROOT / "seeds").glob("*.txt"))]
+    chunks = [t[s.start : s.end] for t in texts for s in chunk_text(t, 90, 1)]
+    return chunks[:limit], questions
+
+
+def bench_embedders(work: Path, limit: int, queries: int) -> None:
+    """Stored vectors from torch fp32 (the reference), onnxruntime fp32 and int8, batched by
+    length: chunks/s on every core, and recall@10 of each against torch's top 10."""
+    import torch
+
+    from index.embedder import IngestEmbedder, load_embedder
+    from index.onnx_encoder import load_onnx_encoder
+
+    texts, questions = squad_chunks(limit)
+    model = load_embedder()
+    cores = os.cpu_count() or 1
+    torch.set_num_threads(cores)
+    probes = model.embed(questions[:queries])  # the same question vectors for every variant
+    runs: dict[str, np.ndarray] = {}
+    variants: list[tuple[str, object]] = [("torch fp32", model)]
+    for precision in ("float32", "int8"):
+        encoder = load_onnx_encoder(model.model, work / "onnx", precision, threads=cores)  # type: ignore[arg-type]
+        if encoder is not None:
+            variants.append((f"onnx {precision}", IngestEmbedder(model, encoder)))
+    print(
+        f"embedding {len(texts)} chunks (~90 words), {cores} threads, recall@10 over "
+        f"{len(probes)} SQuAD questions against torch fp32's top 10:"
+    )
+    for label, embedder in variants:
+        embedder.embed(texts[:32])  # type: ignore[attr-defined]
+        started = time.perf_counter()
+        runs[label] = embedder.embed(texts)  # type: ignore[attr-defined]
+        elapsed = time.perf_counter() - started
+        truth = np.argsort(-(probes @ runs["torch fp32"].T), axis=1)[:, :10]
+        found = np.argsort(-(probes @ runs[label].T), axis=1)[:, :10]
+        recall = np.mean([len(set(t) & set(f)) / 10 for t, f in zip(truth, found, strict=True)])
+        cosine = float(np.min(np.sum(runs[label] * runs["torch fp32"], axis=1)))
+        print(
+            f"  {label:11s} {len(texts) / elapsed:6.0f} chunks/s   recall@10 {recall:.3f}   "
+            f"lowest cosine to torch {cosine:.4f}"
+        )
+    torch.set_num_threads(1)
+
+
+def bench_ray(work: Path, docs: int) -> None:
+    """Ingestion with the bundled model: a plain build (onnxruntime on every core) and Ray Data
+    with 1 and 2 embedding actors (one onnxruntime thread each), chunks/s end to end."""
+    from functools import partial
+
+    import ray
+
+    from index.embedder import load_ingest_embedder
+    from index.ray_ingest import ingest_with_ray
+
+    corpus = work / "ray-corpus"
+    synthetic_corpus(corpus, docs=docs, words_per_doc=900, seed=11)
+    cache = work / "onnx"
+    plain = load_ingest_embedder(cache_dir=cache)
+    started = time.perf_counter()
+    report = IndexWriter(work / "plain-build", plain, IndexConfig()).build([corpus])
+    elapsed = time.perf_counter() - started
+    chunks = len(report.store)
+    print(f"ingestion of {docs} docs -> {chunks} chunks with the bundled model (onnxruntime fp32):")
+    print(
+        f"  plain build, {os.cpu_count()} threads: {elapsed:.1f} s, {chunks / elapsed:.0f} chunks/s"
+    )
+    make = partial(load_ingest_embedder, "", 64, cache, 1)
+    ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
+    try:
+        for workers in (1, 2):
+            started = time.perf_counter()
+            result = ingest_with_ray([corpus], make, IndexConfig(), workers=workers)
+            elapsed = time.perf_counter() - started
+            print(
+                f"  Ray Data, {workers} actor(s): {len(result.vectors)} chunks embedded in "
+                f"{elapsed:.1f} s, {len(result.vectors) / elapsed:.0f} chunks/s (model loads included)"
+            )
+    finally:
+        ray.shutdown()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=1450, help="documents in the 20k corpus")
@@ -260,10 +355,18 @@ def main() -> None:
     parser.add_argument("--store-docs", type=int, default=7_200, help="docs for the 100k store")
     parser.add_argument("--real-full", action="store_true")
     parser.add_argument("--skip-store", action="store_true")
+    parser.add_argument("--embed-chunks", type=int, default=1000, help="chunks per embedder")
+    parser.add_argument("--embed-only", action="store_true", help="only compare the embedders")
+    parser.add_argument("--ray-docs", type=int, default=0, help="also time Ray ingestion")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     work = Path(tempfile.mkdtemp(prefix="index-bench-"))
     try:
+        bench_embedders(work, args.embed_chunks, args.queries)
+        if args.ray_docs:
+            bench_ray(work, args.ray_docs)
+        if args.embed_only:
+            return
         bench_build(work, args.docs, args.real_full)
         for noise in (0.05, 0.1):
             bench_search(args.vectors, args.queries, noise)

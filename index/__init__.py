@@ -10,6 +10,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from index.backend import IndexReader as IndexReader
+    from index.backend import IndexWrites as IndexWrites
     from index.embedder import Embedder as Embedder
     from index.embedder import load_embedder as load_embedder
     from index.loaders import LoadResult as LoadResult
@@ -31,6 +33,8 @@ _HOMES = {
     "Document": "index.types",
     "Embedder": "index.embedder",
     "IndexConfig": "index.writer",
+    "IndexReader": "index.backend",
+    "IndexWrites": "index.backend",
     "IndexStats": "index.store",
     "IndexStore": "index.store",
     "IndexWriter": "index.writer",

@@ -3,7 +3,7 @@ embedded and signed, then near-duplicate groups, the keyword index and the vecto
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,7 +16,7 @@ from index.embedder import Embedder
 from index.errors import IndexMismatchError
 from index.keyword import KeywordIndex
 from index.snapshot import ChunkTable, Snapshot
-from index.types import Document
+from index.types import Document, content_hash
 
 _EMBED_BATCH = 256  # texts per progress-bar step
 
@@ -39,6 +39,57 @@ class Changes:
     next_id: int = 1  # the first chunk id to hand out
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """One document chunked, embedded and signed: the slow part of a write, done before the
+    write lock is taken (see ``prepare``)."""
+
+    spans: list[Span]
+    vectors: np.ndarray  # float32 (len(spans), dimension)
+    signatures: np.ndarray  # uint32 (len(spans), NUM_PERM)
+
+
+def text_key(doc: Document, config: IndexConfig, model: str) -> str:
+    """What a document's chunks and vectors depend on: its text, the chunking, the model."""
+    return content_hash(
+        doc.text, str(config.chunk_max_words), str(config.chunk_overlap_sentences), model
+    )
+
+
+def prepare(
+    docs: Sequence[Document],
+    embedder: Embedder,
+    config: IndexConfig,
+    *,
+    progress: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Prepared]:
+    """Chunk, embed and sign ``docs``, keyed by ``text_key``; touches no index file."""
+    spans = [
+        chunk_text(d.text, config.chunk_max_words, config.chunk_overlap_sentences) for d in docs
+    ]
+    texts = [doc.text[s.start : s.end] for doc, ss in zip(docs, spans, strict=True) for s in ss]
+    if not texts:
+        return {text_key(d, config, embedder.name): _empty_prepared(0) for d in docs}
+    vectors = embed_in_batches(embedder, texts, 0, progress, on_progress)
+    sigs = dedup.signatures(texts)
+    out: dict[str, Prepared] = {}
+    first = 0
+    for doc, ss in zip(docs, spans, strict=True):
+        last = first + len(ss)
+        out[text_key(doc, config, embedder.name)] = Prepared(
+            ss, vectors[first:last], sigs[first:last]
+        )
+        first = last
+    return out
+
+
+def _empty_prepared(dimension: int) -> Prepared:
+    return Prepared(
+        [], np.zeros((0, dimension), np.float32), np.zeros((0, dedup.NUM_PERM), np.uint32)
+    )
+
+
 def next_snapshot(
     base: Snapshot | None,
     changes: Changes,
@@ -46,32 +97,42 @@ def next_snapshot(
     config: IndexConfig,
     *,
     progress: bool = False,
+    prepared: Mapping[str, Prepared] | None = None,
 ) -> tuple[Snapshot, int]:
-    """(the next version, how many chunks were embedded). Kept documents keep their rows,
-    vectors and ids, so rows stay ascending by chunk id and no kept text is re-embedded."""
-    # A removal alone needs no model: the dimension comes from the index.
-    dim = (
-        base.manifest.dimension if base is not None and not changes.upserts else embedder.dimension
-    )
+    """(the next version, how many new chunks it holds). Kept documents keep their rows,
+    vectors and ids, so rows stay ascending by chunk id and no kept text is re-embedded.
+    Documents found in ``prepared`` (embedded before the write lock) are not embedded again."""
+    pieces = dict(prepared or {})
+    missing = [d for d in changes.upserts if text_key(d, config, embedder.name) not in pieces]
+    pieces.update(prepare(missing, embedder, config, progress=progress))
+    upserted = [pieces[text_key(d, config, embedder.name)] for d in changes.upserts]
+    # A removal alone needs no model: the dimension comes from the index (or the vectors).
+    widths = {p.vectors.shape[1] for p in upserted if len(p.spans)}
+    if widths:
+        dim = widths.pop()
+    elif base is not None:
+        dim = base.manifest.dimension
+    else:
+        dim = embedder.dimension
     documents, old_rows, old_doc_rows = _kept(base, changes)
     if base is not None and len(old_rows) and base.manifest.dimension != dim:
         raise IndexMismatchError(
             f"the model {embedder.name!r} now gives {dim}-dimensional vectors, the index holds "
             f"{base.manifest.dimension}; delete the index folder and run `rag index build`"
         )
-    spans = [
-        chunk_text(d.text, config.chunk_max_words, config.chunk_overlap_sentences)
-        for d in changes.upserts
-    ]
-    new_texts = [
-        doc.text[s.start : s.end]
-        for doc, ss in zip(changes.upserts, spans, strict=True)
-        for s in ss
-    ]
-    new_ids = np.arange(changes.next_id, changes.next_id + len(new_texts), dtype=np.int64)
-    new_vectors = embed_in_batches(embedder, new_texts, dim, progress)
-    new_sigs = dedup.signatures(new_texts)
-
+    spans = [p.spans for p in upserted]
+    new_count = sum(len(ss) for ss in spans)
+    new_ids = np.arange(changes.next_id, changes.next_id + new_count, dtype=np.int64)
+    new_vectors = (
+        np.concatenate([p.vectors for p in upserted if len(p.spans)])
+        if new_count
+        else np.zeros((0, dim), np.float32)
+    )
+    new_sigs = (
+        np.concatenate([p.signatures for p in upserted if len(p.spans)])
+        if new_count
+        else np.zeros((0, dedup.NUM_PERM), np.uint32)
+    )
     old = base.chunks if base is not None else ChunkTable.empty()
     new = _new_rows(spans, first_doc=len(documents))
     documents.extend(changes.upserts)
@@ -108,7 +169,7 @@ def next_snapshot(
         chunk_overlap_sentences=config.chunk_overlap_sentences,
         dedup_threshold=config.dedup_threshold,
         approximate=approximate,
-        next_id=int(changes.next_id + len(new_texts)),
+        next_id=int(changes.next_id + new_count),
         chunks=len(table),
         documents={
             d.doc_id: DocEntry(d.content_hash, int(counts[i]), d.source)
@@ -123,13 +184,18 @@ def next_snapshot(
     ]
     keyword = KeywordIndex.build(texts)
     snapshot = Snapshot(manifest, tuple(documents), table, embeddings, signatures, keyword, dense)
-    return snapshot, len(new_texts)
+    return snapshot, new_count
 
 
 def embed_in_batches(
-    embedder: Embedder, texts: list[str], dimension: int, progress: bool
+    embedder: Embedder,
+    texts: list[str],
+    dimension: int,
+    progress: bool,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
-    """Vectors for ``texts``, with a progress bar on stderr when asked."""
+    """Vectors for ``texts``, with a progress bar on stderr and ``on_progress(done, total)``
+    after each batch when asked."""
     if not texts:
         return np.zeros((0, dimension), dtype=np.float32)
     bar = None
@@ -143,6 +209,8 @@ def embed_in_batches(
         parts.append(np.asarray(embedder.embed(batch), dtype=np.float32))
         if bar is not None:
             bar.update(len(batch))
+        if on_progress is not None:
+            on_progress(first + len(batch), len(texts))
     if bar is not None:
         bar.close()
     return np.concatenate(parts)

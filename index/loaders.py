@@ -161,6 +161,14 @@ def make_document(
     )
 
 
+def list_files(paths: Sequence[Path], failures: list[tuple[str, str]]) -> list[Path]:
+    """Every accepted file under ``paths``; what cannot be read is added to ``failures``."""
+    result = LoadResult()
+    files = list(_files(paths, result))
+    failures.extend(result.failures)
+    return files
+
+
 def _files(paths: Sequence[Path], result: LoadResult) -> Iterator[Path]:
     for path in paths:
         path = Path(path)

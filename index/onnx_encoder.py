@@ -71,10 +71,14 @@ class OnnxEncoder:
 
 
 def load_onnx_encoder(
-    model: Any, cache_dir: Path, precision: Literal["float32", "int8"] = "float32"
+    model: Any,
+    cache_dir: Path,
+    precision: Literal["float32", "int8"] = "float32",
+    threads: int = 1,
 ) -> OnnxEncoder | None:
     """An ``OnnxEncoder`` for the sentence-transformers ``model``, or None when onnxruntime is
-    missing or cannot reproduce the model's own vectors (the caller then stays on torch)."""
+    missing or cannot reproduce the model's own vectors (the caller then stays on torch).
+    ``threads``: 1 for queries beside the LLM; index builds use every core."""
     try:
         import onnxruntime
     except ImportError:
@@ -94,7 +98,7 @@ def load_onnx_encoder(
                 if precision == "int8":
                     _write_int8(path, target)
             encoder = OnnxEncoder(
-                _session(onnxruntime, target),
+                _session(onnxruntime, target, threads),
                 _tokenizer(model),
                 normalize,
                 path=target,
@@ -292,11 +296,11 @@ def _write_int8(source: Path, target: Path) -> None:
         os.replace(quantized, target)
 
 
-def _session(onnxruntime: Any, path: Path) -> Any:
+def _session(onnxruntime: Any, path: Path, threads: int = 1) -> Any:
     options = onnxruntime.SessionOptions()
     # One thread that sleeps when idle: the LLM and the server need the other core, and a spinning
     # pool slows everything sharing the machine (the same reason torch runs on one thread).
-    options.intra_op_num_threads = 1
+    options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3

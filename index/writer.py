@@ -8,8 +8,10 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from index.assembly import Changes, IndexConfig, next_snapshot
+from index.assembly import Changes, IndexConfig, Prepared, next_snapshot, prepare
+from index.backend import Progress
 from index.disk import (
     MANIFEST,
     Manifest,
@@ -17,6 +19,7 @@ from index.disk import (
     commit_version,
     current_version,
     new_version_dir,
+    verify_files,
     write_lock,
 )
 from index.embedder import Embedder
@@ -31,6 +34,9 @@ from index.snapshot import Snapshot, read_snapshot, write_snapshot
 from index.store import IndexStore
 from index.types import Document
 
+if TYPE_CHECKING:
+    from index.backend import IndexReader
+
 __all__ = ["BuildReport", "IndexConfig", "IndexWriter"]
 
 
@@ -38,7 +44,7 @@ __all__ = ["BuildReport", "IndexConfig", "IndexWriter"]
 class BuildReport:
     """What one call changed, and the index it left behind."""
 
-    store: IndexStore
+    store: IndexReader
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
@@ -62,7 +68,7 @@ class _Plan:
     removed: list[str] = field(default_factory=list)
 
     def report(
-        self, store: IndexStore, failures: list[tuple[str, str]], embedded: int = 0
+        self, store: IndexReader, failures: list[tuple[str, str]], embedded: int = 0
     ) -> BuildReport:
         return BuildReport(
             store=store,
@@ -89,50 +95,67 @@ class IndexWriter:
         re-indexed, and documents whose source file under ``paths`` is gone are removed."""
         # realpath, unlike Path.resolve, does not raise on a symlink loop (reported as a failure).
         roots = [Path(os.path.realpath(p)) for p in paths]
+        loaded = load_documents(paths)
+        prepared = self._prepare(loaded.documents, progress=progress, strict=False)
         with write_lock(self.index_dir):
             base, stale = self._base(rebuild_damaged=True)
-            loaded = load_documents(paths)
             plan = self._plan(base, loaded.documents, stale)
             present = {doc.doc_id for doc in loaded.documents}
             for doc in base.documents if base else ():
                 if doc.doc_id in present or doc.source is None:
                     continue
                 source = Path(doc.source)
-                if _under(source, roots) and not source.exists():
+                if under_roots(source, roots) and not source.exists():
                     plan.removals.add(doc.doc_id)
                     plan.removed.append(doc.doc_id)
-            return self._commit(base, plan, loaded.failures, progress)
+            return self._commit(base, plan, loaded.failures, progress, prepared)
 
     def add_paths(self, paths: Sequence[Path], *, progress: bool = False) -> BuildReport:
         """Add or update the documents in ``paths``; nothing else changes."""
+        loaded = load_documents(paths)
+        prepared = self._prepare(loaded.documents, progress=progress)
         with write_lock(self.index_dir):
             base, stale = self._base()
-            loaded = load_documents(paths)
             plan = self._plan(base, loaded.documents, stale)
-            return self._commit(base, plan, loaded.failures, progress)
+            return self._commit(base, plan, loaded.failures, progress, prepared)
 
-    def add_documents(self, docs: Iterable[Document], *, replace: bool = True) -> BuildReport:
+    def add(self, docs: Iterable[Document], *, on_progress: Progress | None = None) -> BuildReport:
+        """``IndexWrites.add``: new documents only."""
+        return self.add_documents(docs, replace=False, on_progress=on_progress)
+
+    def replace(
+        self, docs: Iterable[Document], *, on_progress: Progress | None = None
+    ) -> BuildReport:
+        """``IndexWrites.replace``: add, or replace documents with the same doc_id."""
+        return self.add_documents(docs, replace=True, on_progress=on_progress)
+
+    def add_documents(
+        self,
+        docs: Iterable[Document],
+        *,
+        replace: bool = True,
+        on_progress: Progress | None = None,
+    ) -> BuildReport:
         """Add or update the given documents (e.g. from the API); nothing else changes.
 
         A doc_id given twice raises ``DocumentError``; with ``replace=False`` a doc_id already
-        in the index raises ``DocumentExistsError``. Either way nothing is written.
+        in the index raises ``DocumentExistsError``. Either way nothing is written. The text is
+        chunked and embedded before the write lock is taken, so other writers wait only for
+        the commit, not for the model.
         """
         docs = list(docs)
         repeated = _repeated_ids(docs)
         if repeated:
             raise DocumentError(f"doc_id {repeated!r} is given twice")
+        if not replace:
+            self._check_new(self._live_manifest(strict=True), docs)  # fail before the slow part
+        prepared = self._prepare(docs, on_progress=on_progress)
         with write_lock(self.index_dir):
             base, stale = self._base()
             if not replace and base is not None:
-                existing = {doc.doc_id for doc in base.documents}
-                taken = [doc.doc_id for doc in docs if doc.doc_id in existing]
-                if taken:
-                    raise DocumentExistsError(
-                        f"doc_id {', '.join(map(repr, taken[:5]))} is already in the index",
-                        taken,
-                    )
+                self._check_new(base.manifest, docs)
             plan = self._plan(base, docs, stale)
-            return self._commit(base, plan, [], progress=False)
+            return self._commit(base, plan, [], False, prepared)
 
     def remove(self, doc_ids: Iterable[str]) -> BuildReport:
         """Remove documents by id; an unknown id raises ``UnknownDocumentError`` and changes
@@ -151,6 +174,63 @@ class IndexWriter:
             plan.removals.update(wanted)
             plan.removed.extend(wanted)
             return self._commit(base, plan, [], progress=False)
+
+    # ---- before the lock -----------------------------------------------------------------
+
+    def _live_manifest(self, *, strict: bool = False) -> Manifest | None:
+        """The live version's manifest, read without the lock (a hint: it may change).
+
+        ``strict``: a damaged pointer or manifest raises ``IndexCorruptError`` now, before
+        anything is embedded (an incremental change never rebuilds a damaged index)."""
+        try:
+            version = current_version(self.index_dir)
+            if version is None:
+                return None
+            manifest = Manifest.from_json((version / MANIFEST).read_bytes())
+            if strict and verify_files(version, manifest.files) is not None:
+                raise IndexCorruptError("damaged")
+            return manifest
+        except (OSError, ValueError, IndexCorruptError):
+            if strict:
+                self._base()  # raises the error naming what is damaged
+            return None
+
+    def _prepare(
+        self,
+        docs: Sequence[Document],
+        *,
+        progress: bool = False,
+        on_progress: Progress | None = None,
+        strict: bool = True,
+    ) -> dict[str, Prepared]:
+        """Chunk and embed, outside the lock, the documents the live version lacks (``strict``:
+        a damaged live version raises first; ``build`` rebuilds it instead)."""
+        manifest = self._live_manifest(strict=strict)
+        stale = manifest is None or (
+            manifest.embed_model != self.embedder.name
+            or manifest.chunk_max_words != self.config.chunk_max_words
+            or manifest.chunk_overlap_sentences != self.config.chunk_overlap_sentences
+        )
+        known = manifest.documents if manifest is not None else {}
+        changed = [
+            d
+            for d in docs
+            if stale or d.doc_id not in known or known[d.doc_id].hash != d.content_hash
+        ]
+        if not changed:
+            return {}
+        return prepare(
+            changed, self.embedder, self.config, progress=progress, on_progress=on_progress
+        )
+
+    @staticmethod
+    def _check_new(manifest: Manifest | None, docs: Sequence[Document]) -> None:
+        existing = manifest.documents if manifest is not None else {}
+        taken = [doc.doc_id for doc in docs if doc.doc_id in existing]
+        if taken:
+            raise DocumentExistsError(
+                f"doc_id {', '.join(map(repr, taken[:5]))} is already in the index", taken
+            )
 
     # ---- planning ------------------------------------------------------------------------
 
@@ -214,7 +294,12 @@ class IndexWriter:
         )
 
     def _commit(
-        self, base: Snapshot | None, plan: _Plan, failures: list[tuple[str, str]], progress: bool
+        self,
+        base: Snapshot | None,
+        plan: _Plan,
+        failures: list[tuple[str, str]],
+        progress: bool,
+        prepared: dict[str, Prepared] | None = None,
     ) -> BuildReport:
         if plan.removals:  # a removed document is never re-indexed, even for a new model
             plan.upserts = [d for d in plan.upserts if d.doc_id not in plan.removals]
@@ -234,6 +319,7 @@ class IndexWriter:
             self.embedder,
             self.config,
             progress=progress,
+            prepared=prepared,
         )
         tmp, final = new_version_dir(self.index_dir)
         write_snapshot(snapshot, tmp)
@@ -270,6 +356,7 @@ def _repeated_ids(docs: Sequence[Document]) -> str | None:
     return None
 
 
-def _under(path: Path, roots: list[Path]) -> bool:
+def under_roots(path: Path, roots: list[Path]) -> bool:
+    """Whether ``path`` is one of ``roots`` or inside one."""
     resolved = Path(os.path.abspath(path))
     return any(resolved == root or resolved.is_relative_to(root) for root in roots)

@@ -6,20 +6,27 @@ stderr and exits 1; heavy imports (torch, litellm, the API) happen inside the co
 
 from __future__ import annotations
 
-import json
 import os
 import sys
+import typing
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from rag.cli_index import LOCAL_RAY, index_app
+from rag.cli_options import (
+    IndexDirOption,
+    JsonOption,
+    TopKOption,
+    offline_environment,
+)
+from rag.cli_options import cli_settings as _settings
 from rag.errors import USER_ERRORS
-from rag.settings import Settings, get_settings
+from rag.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
-index_app = typer.Typer(no_args_is_help=True, help="Build and change the document index.")
 feedback_app = typer.Typer(no_args_is_help=True, help="Answer feedback from the chat bot.")
 app.add_typer(index_app, name="index")
 app.add_typer(feedback_app, name="feedback")
@@ -33,134 +40,6 @@ def _options(
 ) -> None:
     """Question answering over news articles, with verified citations."""
     # main() reads --verbose itself (it may follow the command); here it is only declared.
-
-
-def _settings(index_dir: Path | None = None) -> Settings:
-    settings = get_settings()
-    if index_dir is not None:
-        settings = settings.model_copy(update={"index_dir": index_dir})
-    return settings
-
-
-def _offline_environment() -> None:
-    # The bundled models load from site-packages; never reach for a model hub or price map.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
-IndexDirOption = Annotated[
-    Path | None, typer.Option("--index-dir", help="Index directory (default: RAG_INDEX_DIR).")
-]
-TopKOption = Annotated[int | None, typer.Option("-k", "--top-k", min=1, max=50)]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-# ---- index (index/) ----------------------------------------------------------------------
-
-import typing  # noqa: E402
-
-if typing.TYPE_CHECKING:  # the index layer itself loads inside the commands
-    from index.writer import BuildReport, IndexWriter
-
-
-def _index_writer(settings: Settings) -> IndexWriter:
-    from index.embedder import LazyEmbedder
-    from rag.components import open_writer
-
-    # The model loads only if something must be embedded: a removal or a no-op build is fast.
-    return open_writer(settings, LazyEmbedder(settings.embed_model, settings.embed_batch_size))
-
-
-def _print_build_report(report: BuildReport, index_dir: Path) -> None:
-    for path, reason in report.failures:
-        typer.echo(f"skipped {path}: {reason}", err=True)
-    stats = report.store.stats()
-    typer.echo(
-        f"added {len(report.added)}, updated {len(report.updated)}, "
-        f"unchanged {len(report.unchanged)}, removed {len(report.removed)}; "
-        f"{stats.documents} documents, {stats.chunks} chunks in {index_dir}"
-    )
-
-
-@index_app.command("build")
-def index_build(
-    paths: Annotated[
-        list[Path] | None, typer.Argument(help="Files or folders to index (default: seeds/).")
-    ] = None,
-    index_dir: IndexDirOption = None,
-) -> None:
-    """Build the index, or update it: unchanged documents are skipped, changed ones
-    re-indexed, and documents whose file under PATH is gone are removed."""
-    from index.errors import DocumentError
-
-    settings = _settings(index_dir)
-    targets = list(paths or [])
-    if not targets:
-        if not Path("seeds").is_dir():
-            raise DocumentError("no PATH given and no seeds/ folder here")
-        targets = [Path("seeds")]
-    report = _index_writer(settings).build(targets, progress=True)
-    _print_build_report(report, settings.index_dir)
-    if report.failures and not (report.added or report.updated or report.unchanged):
-        raise typer.Exit(1)  # e.g. a mistyped PATH: nothing of what was named could be read
-
-
-@index_app.command("add")
-def index_add(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders to add or update.")],
-    index_dir: IndexDirOption = None,
-) -> None:
-    """Add or update the documents in PATH...; nothing else changes."""
-    settings = _settings(index_dir)
-    report = _index_writer(settings).add_paths(paths, progress=True)
-    _print_build_report(report, settings.index_dir)
-    if report.failures and not (report.added or report.updated or report.unchanged):
-        raise typer.Exit(1)
-
-
-@index_app.command("remove")
-def index_remove(
-    doc_ids: Annotated[
-        list[str], typer.Argument(help="Document ids (file names without extension).")
-    ],
-    index_dir: IndexDirOption = None,
-) -> None:
-    """Remove documents by id; the ids of their chunks are never reused."""
-    settings = _settings(index_dir)
-    report = _index_writer(settings).remove(doc_ids)
-    _print_build_report(report, settings.index_dir)
-
-
-@index_app.command("stats")
-def index_stats(index_dir: IndexDirOption = None, as_json: JsonOption = False) -> None:
-    """Documents, chunks, near-duplicate groups, model and size on disk."""
-    import dataclasses
-
-    from index.store import open_index
-
-    settings = _settings(index_dir)
-    stats = open_index(settings.index_dir, None).stats()
-    if as_json:
-        typer.echo(json.dumps({**dataclasses.asdict(stats), "index_dir": str(settings.index_dir)}))
-        return
-    typer.echo(f"index:            {settings.index_dir}")
-    typer.echo(f"documents:        {stats.documents}")
-    typer.echo(f"chunks:           {stats.chunks}")
-    typer.echo(f"duplicate groups: {stats.duplicate_groups}")
-    typer.echo(f"model:            {stats.embed_model} ({stats.dimension} dimensions)")
-    typer.echo(f"search:           {'approximate (HNSW)' if stats.approximate else 'exact'}")
-    typer.echo(f"size on disk:     {_human_bytes(stats.size_bytes)}")
-
-
-def _human_bytes(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"  # pragma: no cover
 
 
 # ---- search and ask (rag/, through a server: rag/remote) -----------------------------------
@@ -238,6 +117,15 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 8000,
     index_dir: IndexDirOption = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="API processes sharing the port, the index and the state (each loads the "
+            "models: ~0.5 GB apiece with the embedded LLM).",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the HTTP API (models and index load in the background; see /readyz)."""
     # Requests bring the parallelism: one OpenMP thread per query embedding avoids
@@ -260,14 +148,43 @@ def serve(
             "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
         },
     }
+    if workers == 1:
+        uvicorn.run(
+            create_app(_settings(index_dir)),
+            host=host,
+            port=port,
+            log_config=log_config,
+            access_log=False,
+            timeout_graceful_shutdown=10,
+        )
+        return
+    # Each worker process builds its own app from the environment (settings are read there).
+    settings = _settings(index_dir)
+    _prepare_workers(settings, workers, index_dir)
     uvicorn.run(
-        create_app(_settings(index_dir)),
+        "api.app:create_app",
+        factory=True,
+        workers=workers,
         host=host,
         port=port,
         log_config=log_config,
         access_log=False,
         timeout_graceful_shutdown=10,
     )
+
+
+def _prepare_workers(settings: Settings, workers: int, index_dir: Path | None) -> None:
+    """The environment the worker processes read: the CLI's options as settings, and a fresh
+    folder for Prometheus's per-process metric files (read by prometheus_client at import)."""
+    import shutil
+
+    metrics_dir = (settings.state_dir / "metrics").resolve()
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    os.environ["RAG_WORKERS"] = str(workers)
+    if index_dir is not None:
+        os.environ["RAG_INDEX_DIR"] = str(index_dir)
 
 
 @app.command("mcp")
@@ -443,8 +360,9 @@ def eval_command(
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: a user error, a bad flag or a damaged file is one line on stderr and a
     non-zero exit; ``--verbose`` (anywhere on the line) adds the traceback."""
-    _offline_environment()
+    offline_environment()
     args, verbose = _take_verbose(list(sys.argv[1:] if argv is None else argv))
+    args = _ray_address(args)
     try:
         # Without standalone mode click returns a command's exit code instead of exiting.
         code = app(args=args, prog_name="rag", standalone_mode=False)
@@ -455,6 +373,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(130)
     if isinstance(code, int) and code:
         sys.exit(code)
+
+
+def _ray_address(args: list[str]) -> list[str]:
+    """``--ray`` takes an optional ADDRESS, which click cannot say: a bare ``--ray`` (followed
+    by an option, a path, or nothing) becomes ``--ray=local``. An address has a colon in it
+    (``ray://head:10001``, ``10.0.0.5:6379``) or is ``auto``."""
+    out = list(args)
+    for n, arg in enumerate(out):
+        if arg == "--":
+            break
+        if arg == "--ray":
+            following = out[n + 1] if n + 1 < len(out) else None
+            if following is None or not (":" in following or following == "auto"):
+                out[n] = f"--ray={LOCAL_RAY}"
+            break
+    return out
 
 
 def _take_verbose(args: list[str]) -> tuple[list[str], bool]:

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING
 from rag.settings import Settings
 
 if TYPE_CHECKING:
+    from index.backend import IndexReader
     from index.embedder import Embedder
-    from index.store import IndexStore
-    from index.writer import IndexWriter
+    from index.milvus_backend import MilvusIndex
+    from index.writer import IndexConfig, IndexWriter
     from rag.generation import Generator
     from rag.pipeline import Pipeline
 
@@ -65,22 +66,44 @@ def load_answering_embedder(settings: Settings) -> Embedder:
     return load_embedder(settings)
 
 
-def open_store(settings: Settings, embedder: Embedder) -> IndexStore:
+def open_store(settings: Settings, embedder: Embedder) -> IndexReader:
+    """The index to answer from, in the configured backend (``RAG_INDEX_BACKEND``)."""
+    if settings.index_backend == "milvus":
+        return open_milvus(settings, embedder).check()
     from index.store import open_index
 
     return open_index(settings.index_dir, embedder)
 
 
-def open_writer(settings: Settings, embedder: Embedder) -> IndexWriter:
-    from index.writer import IndexConfig, IndexWriter
+def open_writer(settings: Settings, embedder: Embedder) -> IndexWriter | MilvusIndex:
+    """The writer of the configured backend; both are ``IndexWrites``."""
+    if settings.index_backend == "milvus":
+        return open_milvus(settings, embedder)
+    from index.writer import IndexWriter
 
-    config = IndexConfig(
+    return IndexWriter(settings.index_dir, embedder, index_config(settings))
+
+
+def open_milvus(settings: Settings, embedder: Embedder) -> MilvusIndex:
+    """The Milvus index at ``RAG_MILVUS_URI`` (a Milvus Lite file is created on first use)."""
+    from index.milvus_backend import MilvusIndex
+
+    if "://" not in settings.milvus_uri:
+        from pathlib import Path
+
+        Path(settings.milvus_uri).parent.mkdir(parents=True, exist_ok=True)
+    return MilvusIndex(settings.milvus_uri, embedder, index_config(settings))
+
+
+def index_config(settings: Settings) -> IndexConfig:
+    from index.writer import IndexConfig
+
+    return IndexConfig(
         chunk_max_words=settings.chunk_max_words,
         chunk_overlap_sentences=settings.chunk_overlap_sentences,
         approx_threshold=settings.approx_threshold,
         dedup_threshold=settings.dedup_threshold,
     )
-    return IndexWriter(settings.index_dir, embedder, config)
 
 
 def load_pipeline(settings: Settings, embedder: Embedder | None = None) -> Pipeline:
@@ -91,6 +114,10 @@ def load_pipeline(settings: Settings, embedder: Embedder | None = None) -> Pipel
     from index.store import check_model, open_index
     from rag.llm import load_generator
 
+    if settings.index_backend == "milvus":
+        embedder = embedder or load_embedder(settings)
+        milvus = open_milvus(settings, embedder).check()
+        return pipeline_over(milvus, embedder, load_generator(settings), settings)
     store = open_index(settings.index_dir, None)
     embedder = embedder or load_answering_embedder(settings)
     check_model(store.snapshot.manifest, embedder.name, embedder.dimension, settings.index_dir)
@@ -98,7 +125,7 @@ def load_pipeline(settings: Settings, embedder: Embedder | None = None) -> Pipel
 
 
 def pipeline_over(
-    store: IndexStore,
+    store: IndexReader,
     embedder: Embedder,
     generator: Generator | None,
     settings: Settings,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,6 +40,8 @@ class Settings(BaseSettings):
     judge_model: str | None = None  # eval's optional LLM judge; off by default
 
     # Indexing.
+    index_backend: Literal["faiss", "milvus"] = "faiss"  # faiss: embedded, in index_dir
+    milvus_uri: str = ".rag/milvus.db"  # a file (Milvus Lite) or http://host:19530
     chunk_max_words: int = Field(90, ge=10)
     chunk_overlap_sentences: int = Field(1, ge=0)
     approx_threshold: int = Field(50_000, ge=1)  # above this many chunks, HNSW instead of exact
@@ -65,6 +68,13 @@ class Settings(BaseSettings):
     cors_origins: str | None = None  # comma-separated; unset means CORS off
     log_questions: bool = False
     generation_workers: int = Field(1, ge=1)  # generations run at once; the rest queue
+    # API processes sharing the index and state (`rag serve --workers N` sets it): above 1,
+    # rate limits live in state_dir and metrics in Prometheus's multiprocess files.
+    workers: int = Field(1, ge=1)
+    index_poll_s: float = Field(0.5, gt=0)  # how often a server looks for a newer index version
+    # A POST /v1/documents whose documents hold more text than this is answered 202 with a
+    # job id at once and indexed in the background (GET /v1/jobs/{job_id}).
+    job_threshold_chars: int = Field(100_000, ge=0)
 
     # The CLI: `rag ask`, `search` and `chat` use the server here when it answers (--local: not).
     url: str = "http://127.0.0.1:8000"

@@ -60,12 +60,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--log", action="store_true", help="print the JSON access log")
     parser.add_argument("--plain-asyncio", action="store_true", help="h11 and asyncio, no uvloop")
     parser.add_argument("--api-keys", help="comma-separated keys (RAG_API_KEYS)")
+    parser.add_argument("--job-threshold", type=int, help="RAG_JOB_THRESHOLD_CHARS")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     overrides: dict[str, object] = {"generation_queue_size": args.queue_size}
     if args.api_keys:
         overrides["api_keys"] = args.api_keys
+    if args.job_threshold is not None:
+        overrides["job_threshold_chars"] = args.job_threshold
     if args.embedder == "real":
         overrides["min_relevance"] = 0.3
     settings = api_settings(args.root, **overrides)

@@ -185,6 +185,29 @@ def test_acknowledged_writes_survive_a_kill(tmp_path: Path) -> None:
     assert PHASE_ONE_DOC not in doc_ids
 
 
+def test_an_acknowledged_job_survives_a_kill(tmp_path: Path) -> None:
+    text = "Harbour report\n\n" + "Ships crowd the harbour as the port expands. " * 400
+    with running_server(tmp_path, TOKEN_DELAY_S, "--job-threshold", "1000") as running:
+        accepted = httpx.post(
+            f"{running.url}/v1/documents", json={"doc_id": "harbour", "text": text}, timeout=30
+        )
+        running.process.send_signal(signal.SIGKILL)  # at once: the job may not have started
+        running.process.wait(10)
+    assert accepted.status_code == 202
+    job_id = accepted.json()["job_id"]
+
+    with running_server(tmp_path, TOKEN_DELAY_S, "--job-threshold", "1000") as running:
+        deadline = time.monotonic() + 60
+        while True:
+            job = httpx.get(f"{running.url}/v1/jobs/{job_id}", timeout=10).json()
+            if job["status"] in ("done", "failed") or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        listed = httpx.get(f"{running.url}/v1/documents", timeout=10).json()
+    assert job["status"] == "done", job
+    assert "harbour" in {d["doc_id"] for d in listed["documents"]}
+
+
 def test_concurrent_writes_all_land_and_readers_never_fail(server: str) -> None:
     statuses: list[int] = []
     reader_errors: list[int] = []
