@@ -161,9 +161,10 @@ class IngestEmbedder(WrappingEmbedder):
 
 
 def encode_by_length(encoder: OnnxEncoder, texts: Sequence[str], batch_size: int) -> np.ndarray:
-    """``encoder``'s vectors for ``texts``, in batches of similar length (less padding)."""
+    """``encoder``'s vectors for ``texts``, in batches of similar length (less padding),
+    L2-normalised as the torch path gives them (a model without its own Normalize layer too)."""
     if len(texts) <= batch_size:
-        return encoder.encode(list(texts))
+        return _unit(encoder.encode(list(texts)))
     out = np.empty((len(texts), 0), dtype=np.float32)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     for first in range(0, len(order), batch_size):
@@ -172,7 +173,12 @@ def encode_by_length(encoder: OnnxEncoder, texts: Sequence[str], batch_size: int
         if out.shape[1] == 0:
             out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
         out[rows] = vectors
-    return out
+    return _unit(out)
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    vectors /= np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+    return vectors
 
 
 def load_ingest_embedder(

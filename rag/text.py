@@ -39,7 +39,7 @@ _NUMBER_WORDS = {
     "ninety": 90, "hundred": 100, "thousand": 1000, "million": 1_000_000, "dozen": 12,
 }  # fmt: skip
 
-_WORD = re.compile(r"[A-Za-z][A-Za-z'’]*|\d[\d,]*(?:\.\d+)?")
+_WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*|\d[\d,]*(?:\.\d+)?")
 _HYPHENATED = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)+")
 _NUM = re.compile(r"\d[\d,]*(?:\.\d+)?")
 # A sentence ends at . ! ? (maybe closed by a quote or bracket) before a capital, digit or quote.
