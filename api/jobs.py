@@ -19,11 +19,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from rag.conversations import open_database
 from rag.errors import StoreError
 from rag.types import Document
+
+if TYPE_CHECKING:
+    from index.writer import BuildReport
 
 __all__ = ["Job", "JobResult", "JobRunner", "JobStore"]
 
@@ -43,12 +46,31 @@ _SCHEMA = (
 
 @dataclass(frozen=True)
 class JobResult:
-    """What a finished job did to one document."""
+    """What a write did to one document (a job's result, and a synchronous write's too)."""
 
     doc_id: str
     title: str
     chunks: int
     status: Literal["added", "updated", "unchanged"]
+
+    @classmethod
+    def each(cls, report: BuildReport, docs: Sequence[Document]) -> list[JobResult]:
+        """What ``report`` did to each of ``docs``, read back from the store it left."""
+        store = report.store
+        status: dict[str, Literal["added", "updated"]] = {d: "added" for d in report.added}
+        status.update({doc_id: "updated" for doc_id in report.updated})
+        results = []
+        for doc in docs:
+            stored = store.document(doc.doc_id)
+            results.append(
+                cls(
+                    doc_id=doc.doc_id,
+                    title=stored.title if stored else doc.title,
+                    chunks=store.chunk_count(doc.doc_id),
+                    status=status.get(doc.doc_id, "unchanged"),
+                )
+            )
+        return results
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ replaces (or creates) the one document its path names.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from functools import partial
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -21,6 +22,7 @@ from starlette.datastructures import UploadFile
 
 from api.deps import StateDep, StoreDep
 from api.errors import ERROR_RESPONSES, ApiError, code_for
+from api.jobs import JobResult
 from api.schemas import (
     DocumentChange,
     DocumentDetail,
@@ -204,19 +206,7 @@ async def _write(
             f"{exc}; to replace it, PUT /v1/documents/{first} or POST with ?replace=true",
         ) from None
     store = report.store
-    status: dict[str, Literal["added", "updated"]] = {d: "added" for d in report.added}
-    status.update({doc_id: "updated" for doc_id in report.updated})
-    changes = []
-    for doc in docs:
-        stored = store.document(doc.doc_id)
-        changes.append(
-            DocumentChange(
-                doc_id=doc.doc_id,
-                title=stored.title if stored else doc.title,
-                chunks=store.chunk_count(doc.doc_id),
-                status=status.get(doc.doc_id, "unchanged"),
-            )
-        )
+    changes = [DocumentChange(**asdict(result)) for result in JobResult.each(report, docs)]
     response.status_code = 201 if report.added else 200
     return DocumentsAdded(
         documents=changes, total_documents=len(store.documents()), total_chunks=len(store)

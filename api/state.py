@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from api.batching import BatchingEmbedder
 from api.errors import ApiError, status_for
@@ -239,21 +239,7 @@ class AppState:
             log.exception("job %s failed", job_id)
             self.jobs.fail(job_id, "internal_error", f"{type(exc).__name__}: {exc}")
             return
-        store = report.store
-        status: dict[str, Literal["added", "updated"]] = {d: "added" for d in report.added}
-        status.update({doc_id: "updated" for doc_id in report.updated})
-        results = []
-        for doc in docs:
-            stored = store.document(doc.doc_id)
-            results.append(
-                JobResult(
-                    doc_id=doc.doc_id,
-                    title=stored.title if stored else doc.title,
-                    chunks=store.chunk_count(doc.doc_id),
-                    status=status.get(doc.doc_id, "unchanged"),
-                )
-            )
-        self.jobs.finish(job_id, results)
+        self.jobs.finish(job_id, JobResult.each(report, docs))
 
     def remove_documents(self, doc_ids: Sequence[str]) -> BuildReport:
         writer = self.require_writer()
