@@ -19,11 +19,6 @@ from rag.local_llm import LocalModel, LocalModelConfig, loaded_model, use_local_
 from rag.settings import EXTRACTIVE_MODEL, LOCAL_MODEL, Settings
 from rag.types import Message
 
-# pydantic warns once when litellm first parses an OpenAI stream (third-party, harmless).
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Item .* on TypedDict class .* is using the `ReadOnly` qualifier:UserWarning"
-)
-
 QUESTION = [
     Message("system", "Answer from the passage only, citing it as [1]."),
     Message("user", "[1] The 42-day first phase began in January.\n\nQuestion: How long?"),
