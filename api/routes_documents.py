@@ -35,6 +35,7 @@ from api.schemas import (
     QueryFlag,
 )
 from api.state import AppState
+from index.backend import IndexReader
 from index.errors import DocumentError, DocumentExistsError
 from index.loaders import ACCEPTED_SUFFIXES, MEDIA_TYPES, make_document, parse_upload
 from index.validation import DOC_ID_MAX, DOC_ID_PATTERN, normalize_doc_id
@@ -108,14 +109,7 @@ ReplaceFlag = Annotated[
 @router.get("/documents", response_model=DocumentList, summary="Every document, with counts")
 async def list_documents(store: StoreDep) -> DocumentList:
     documents = [
-        DocumentOut(
-            doc_id=doc.doc_id,
-            title=doc.title,
-            chunks=store.chunk_count(doc.doc_id),
-            published=doc.published,
-            url=doc.url,
-            source=doc.source,
-        )
+        DocumentOut(**_described(doc, store))
         for doc in sorted(store.documents(), key=lambda d: d.doc_id)
     ]
     return DocumentList(
@@ -151,15 +145,19 @@ async def get_document(doc_id: DocIdPath, store: StoreDep) -> DocumentDetail:
     doc = store.document(doc_id)
     if doc is None:
         raise NotFoundError(f"unknown doc_id: {doc_id[:200]}")
-    return DocumentDetail(
-        doc_id=doc.doc_id,
-        title=doc.title,
-        chunks=store.chunk_count(doc.doc_id),
-        published=doc.published,
-        url=doc.url,
-        source=doc.source,
-        text=doc.text,
-    )
+    return DocumentDetail(**_described(doc, store), text=doc.text)
+
+
+def _described(doc: Document, store: IndexReader) -> dict[str, Any]:
+    """What the document list and a single document both say of a stored document."""
+    return {
+        "doc_id": doc.doc_id,
+        "title": doc.title,
+        "chunks": store.chunk_count(doc.doc_id),
+        "published": doc.published,
+        "url": doc.url,
+        "source": doc.source,
+    }
 
 
 @router.put(

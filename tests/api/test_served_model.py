@@ -14,7 +14,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -22,7 +21,7 @@ from api.app import create_app
 from rag.local_llm import ensure_local_model
 from rag.settings import Settings
 from tests.api.conftest import api_settings
-from tests.api.test_server import free_port
+from tests.api.test_server import free_port, wait_until_ok
 from tests.fakes import HashEmbedder
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]
@@ -45,17 +44,7 @@ class ModelServer:
         )
 
     def wait_ready(self, seconds: float = 120) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"llama_cpp.server exited: {self.process.stderr.read()}")  # type: ignore[union-attr]
-            try:
-                if httpx.get(f"{self.url}/models", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError("llama_cpp.server did not answer in time")
+        wait_until_ok(f"{self.url}/models", self.process, seconds, "llama_cpp.server")
 
     def stop(self) -> None:
         if self.process.poll() is None:

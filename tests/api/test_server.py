@@ -32,6 +32,24 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_until_ok(
+    url: str, process: subprocess.Popen[str], seconds: float, name: str = "server"
+) -> None:
+    """Poll ``url`` until it answers 200; fail if ``process`` exits or ``seconds`` pass."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if process.poll() is not None:
+            raise AssertionError(f"{name} exited: {process.stderr.read()}")  # type: ignore[union-attr]
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{name} did not answer {url} in {seconds:.0f} s")
+        time.sleep(0.1)
+
+
 @contextmanager
 def running_server(
     root: Path, token_delay: float = TOKEN_DELAY_S, *options: str
@@ -45,18 +63,7 @@ def running_server(
     process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"server exited: {process.stderr.read()}")  # type: ignore[union-attr]
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("server did not become ready in 60 s")
-            time.sleep(0.1)
+        wait_until_ok(f"{url}/readyz", process, 60)
         yield ServerProcess(url, process)
     finally:
         if process.poll() is None:
