@@ -109,19 +109,14 @@ class Fallback:
         self._quote_best = quote_best
 
     @classmethod
-    def from_settings(
-        cls, settings: Settings, *, passage_min_score: float | None = None
-    ) -> Fallback:
-        if passage_min_score is None:
-            passage_min_score = settings.passage_min_score
+    def from_settings(cls, settings: Settings) -> Fallback:
         return cls(
-            passage_min_score=passage_min_score,
+            passage_min_score=settings.passage_min_score,
             quote_best=settings.quote_best_sentence,
         )
 
     def decide(self, evidence: Evidence, checked: Verified | None) -> Outcome:
         """``checked`` is the model's checked answer; ``None`` when there is no model."""
-
         best = _best_claim(evidence)
         if checked is None:
             return Outcome(self._if_strong(evidence, best))

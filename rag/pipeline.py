@@ -92,9 +92,8 @@ class Pipeline:
     def extractive(self) -> Pipeline:
         """The same pipeline answering from the passages alone, as a failed model does: the
         best sentence of any question that passes the relevance gate (the deadline fallback)."""
-        fallback = Fallback.from_settings(
-            self._settings, passage_min_score=self._settings.min_relevance
-        )
+        # Without a model's claims, quoting the best sentence after them never arises.
+        fallback = Fallback(passage_min_score=self._settings.min_relevance)
         return Pipeline(
             self._retriever, self._evidence, PassageAnswers(fallback), self._settings,
             self._rewriter,
