@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from rag.context import Passage, ScoredSentence, SentenceScorer, TextOf, select_passages
 from rag.question import Question
 from rag.retrieval import Retrieval
+from rag.text import numbers
 
 __all__ = ["ChooseEvidence", "Evidence", "passage_of"]
 
@@ -33,6 +34,17 @@ class Evidence:
     def strength(self) -> float:
         """How well the best sentence matches the question (its score; 0 without one)."""
         return self.sentences[0].score if self.sentences else 0.0
+
+    @property
+    def misses_question_numbers(self) -> bool:
+        """Whether the question states a number (a year, a count) that the passage showing the
+        best sentence lacks: that passage is about something else ("What did the Normans do in
+        1200?" over a paragraph about 1066), whatever its words share with the question."""
+        if not self.question.numbers or self.best is None:
+            return False
+        passage = passage_of(self.best, self.passages)
+        text = passage.text if passage is not None else self.best.text
+        return not self.question.numbers <= numbers(text)
 
 
 class ChooseEvidence:

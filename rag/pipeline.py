@@ -5,8 +5,10 @@
 ``answer`` is a strategy object (``rag.answering``): the model's answer checked against the
 passages, with the passages deciding when it falls short, or the passages alone. Before it, a
 question whose best sentence matches it below ``min_relevance`` is abstained on without calling
-the model. ``Pipeline.ask`` and ``Pipeline.stream`` share one code path: ``ask`` drains the
-stream. An LLM failure or timeout never escapes: the best sentence answers (``degraded``).
+the model, and so is one whose best passage lacks a number the question states
+(``question_numbers``). ``Pipeline.ask`` and ``Pipeline.stream`` share one code path: ``ask``
+drains the stream. An LLM failure or timeout never escapes: the best sentence answers
+(``degraded``).
 """
 
 from __future__ import annotations
@@ -162,7 +164,9 @@ class Pipeline:
         timings["select"] = _ms(mark)
 
         mark = time.perf_counter()
-        if evidence.strength < self._settings.min_relevance:
+        if evidence.strength < self._settings.min_relevance or (
+            self._settings.question_numbers and evidence.misses_question_numbers
+        ):
             outcome = Outcome()  # nothing retrieved is about the question: no need to ask
         else:
             outcome = yield from self._answerer.answer(evidence)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rag.text import content_words
+from rag.text import content_words, numbers
 
 __all__ = ["Question"]
 
@@ -22,10 +22,16 @@ class Question:
     text: str  # as the user put it (a follow-up already made standalone)
     asked: str  # what search and the model see
     words: frozenset[str]  # content words of ``asked`` (stemmed), for lexical evidence
+    numbers: frozenset[str] = frozenset()  # the numbers ``asked`` states ("in 1066", "forty")
 
     @classmethod
     def parse(cls, text: str) -> Question:
         text = text.strip()
         end = text.rfind("?")
         asked = text[: end + 1] if end > 0 else text
-        return cls(text=text, asked=asked, words=frozenset(content_words(asked)))
+        return cls(
+            text=text,
+            asked=asked,
+            words=frozenset(content_words(asked)),
+            numbers=frozenset(numbers(asked)),
+        )

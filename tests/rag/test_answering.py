@@ -21,12 +21,12 @@ def sentence(text: str, score: float, start: int = 0, doc_id: str = "d") -> Scor
     )  # fmt: skip
 
 
-def evidence(*sentences: ScoredSentence) -> Evidence:
+def evidence(*sentences: ScoredSentence, question: Question = QUESTION) -> Evidence:
     passages = tuple(
         Passage(n, s.doc_id, s.title, s.text, s.start, s.end, s.score)
         for n, s in enumerate(sentences, start=1)
     )
-    return Evidence(QUESTION, sentences, passages)
+    return Evidence(question, sentences, passages)
 
 
 BEST = sentence("The first phase lasted 42 days and ended in March.", 1.2)
@@ -74,6 +74,20 @@ def test_without_a_standing_claim_the_best_sentence_answers_only_when_strong(
 def test_a_failed_model_is_answered_by_the_best_sentence_whatever_its_score() -> None:
     outcome = Fallback(passage_min_score=9).degraded(evidence(BEST))
     assert outcome.degraded and [c.text for c in outcome.claims] == [BEST.text]
+
+
+@pytest.mark.parametrize(
+    ("asked", "misses"),
+    [
+        ("How long did the first phase last?", False),  # no number asked about
+        ("How long did the first phase of 2025 last?", True),
+        ("Did the forty-two days of the first phase end in March?", False),  # 42 in words
+        ("Did the first phase of 42 days end in 2024?", True),  # one of two numbers missing
+    ],
+)
+def test_a_number_of_the_question_must_be_in_the_best_passage(asked: str, misses: bool) -> None:
+    found = evidence(BEST, OTHER, question=Question.parse(asked))
+    assert found.misses_question_numbers is misses
 
 
 def test_the_question_asked_ends_at_its_last_question_mark() -> None:

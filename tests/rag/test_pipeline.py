@@ -180,6 +180,17 @@ def test_off_topic_questions_abstain_without_calling_the_model(
     assert llm.calls == []
 
 
+def test_a_question_about_a_number_the_passages_lack_abstains_without_the_model(
+    make_pipeline: MakePipeline,
+) -> None:
+    about_2019 = "How long did the first phase of the 2019 truce last?"
+    llm = ScriptedLLM(citing("The first phase lasted 42 days [{n}].", "42 days"))
+    answer = make_pipeline(llm).ask(about_2019)
+    assert answer.abstained and llm.calls == []
+    unchecked = make_pipeline(llm, question_numbers=False).ask(about_2019)
+    assert "42 days" in unchecked.text and len(llm.calls) == 1
+
+
 def test_the_model_saying_the_articles_dont_say_is_an_abstention(
     make_pipeline: MakePipeline,
 ) -> None:
