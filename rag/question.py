@@ -22,7 +22,8 @@ class Question:
     text: str  # as the user put it (a follow-up already made standalone)
     asked: str  # what search and the model see
     words: frozenset[str]  # content words of ``asked`` (stemmed), for lexical evidence
-    numbers: frozenset[str] = frozenset()  # the numbers ``asked`` states ("in 1066", "forty")
+    # The numbers ``asked`` states ("in 1066", "forty"); "one" alone is rather a pronoun.
+    numbers: frozenset[str] = frozenset()
 
     @classmethod
     def parse(cls, text: str) -> Question:
@@ -33,5 +34,5 @@ class Question:
             text=text,
             asked=asked,
             words=frozenset(content_words(asked)),
-            numbers=frozenset(numbers(asked)),
+            numbers=frozenset(numbers(asked, lone_one=False)),
         )

@@ -128,11 +128,14 @@ def content_words(text: str) -> set[str]:
     return out
 
 
-def numbers(text: str) -> set[str]:
+def numbers(text: str, *, lone_one: bool = True) -> set[str]:
     """The numbers a text states, in digits or in words ("forty-two", "fifty-seven thousand"),
-    as canonical strings: "42 days" and "forty-two days" state the same number."""
+    as canonical strings: "42 days" and "forty-two days" state the same number. Without
+    ``lone_one`` a "one" standing alone is no number ("how does one measure", "phase one")."""
     found = {_normalise_number(m) for m in _NUM.findall(text)}
     for match in _SPELLED.finditer(text):
+        if not lone_one and match.group(0).lower() == "one":
+            continue
         found.add(str(_spelled_value(re.findall(r"[A-Za-z]+", match.group(0).lower()))))
     return found
 
