@@ -35,7 +35,6 @@ from index.backend import Progress
 from index.chunking import chunk_text
 from index.embedder import Embedder
 from index.errors import (
-    DocumentError,
     DocumentExistsError,
     IndexMismatchError,
     IndexMissingError,
@@ -56,7 +55,7 @@ from index.milvus_rows import (
 )
 from index.store import IndexStats
 from index.types import Chunk, Document
-from index.writer import BuildReport, under_roots
+from index.writer import BuildReport, check_unique_ids, under_roots
 
 __all__ = ["MilvusIndex"]
 
@@ -346,11 +345,7 @@ class MilvusIndex:
     ) -> BuildReport:
         """Like ``IndexWriter.add_documents``: embed first, then write under the lock."""
         docs = list(docs)
-        seen: set[str] = set()
-        for doc in docs:
-            if doc.doc_id in seen:
-                raise DocumentError(f"doc_id {doc.doc_id!r} is given twice")
-            seen.add(doc.doc_id)
+        check_unique_ids(docs)
         if not replace:
             self._check_new(docs)  # fail before the slow part
         hashes = self._hashes([d.doc_id for d in docs])

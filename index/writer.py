@@ -37,7 +37,7 @@ from index.types import Document
 if TYPE_CHECKING:
     from index.backend import IndexReader
 
-__all__ = ["BuildReport", "IndexConfig", "IndexWriter"]
+__all__ = ["BuildReport", "IndexConfig", "IndexWriter", "check_unique_ids"]
 
 
 @dataclass
@@ -144,9 +144,7 @@ class IndexWriter:
         the commit, not for the model.
         """
         docs = list(docs)
-        repeated = _repeated_ids(docs)
-        if repeated:
-            raise DocumentError(f"doc_id {repeated!r} is given twice")
+        check_unique_ids(docs)
         if not replace:
             self._check_new(self._live_manifest(strict=True), docs)  # fail before the slow part
         prepared = self._prepare(docs, on_progress=on_progress)
@@ -347,13 +345,13 @@ def _recorded_next_id(index_dir: Path) -> int:
     return best
 
 
-def _repeated_ids(docs: Sequence[Document]) -> str | None:
+def check_unique_ids(docs: Sequence[Document]) -> None:
+    """Raise ``DocumentError`` when one write names a doc_id twice (every backend's rule)."""
     seen: set[str] = set()
     for doc in docs:
         if doc.doc_id in seen:
-            return doc.doc_id
+            raise DocumentError(f"doc_id {doc.doc_id!r} is given twice")
         seen.add(doc.doc_id)
-    return None
 
 
 def under_roots(path: Path, roots: list[Path]) -> bool:
