@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from index.store import IndexStats
     from index.writer import BuildReport
 
-__all__ = ["IndexReader", "IndexWrites", "Progress"]
+__all__ = ["AddOrReplace", "IndexReader", "IndexWrites", "Progress"]
 
 # Called with (chunks embedded so far, chunks to embed) while a write embeds.
 Progress = Callable[[int, int], None]
@@ -77,3 +77,27 @@ class IndexWrites(Protocol):
     def remove(self, doc_ids: Iterable[str]) -> BuildReport:
         """Remove documents; an unknown doc_id raises ``UnknownDocumentError``, removing none."""
         ...
+
+
+class AddOrReplace:
+    """``IndexWrites.add`` and ``replace`` for a backend whose one write is ``add_documents``
+    with a ``replace`` flag."""
+
+    def add_documents(
+        self,
+        docs: Iterable[Document],
+        *,
+        replace: bool = True,
+        on_progress: Progress | None = None,
+    ) -> BuildReport:
+        raise NotImplementedError
+
+    def add(self, docs: Iterable[Document], *, on_progress: Progress | None = None) -> BuildReport:
+        """``IndexWrites.add``: new documents only."""
+        return self.add_documents(docs, replace=False, on_progress=on_progress)
+
+    def replace(
+        self, docs: Iterable[Document], *, on_progress: Progress | None = None
+    ) -> BuildReport:
+        """``IndexWrites.replace``: add, or replace documents with the same doc_id."""
+        return self.add_documents(docs, replace=True, on_progress=on_progress)

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from index.assembly import IndexConfig, embed_in_batches
-from index.backend import Progress
+from index.backend import AddOrReplace, Progress
 from index.chunking import chunk_text
 from index.embedder import Embedder
 from index.errors import (
@@ -83,7 +83,7 @@ def _reported(method: Callable[..., _T]) -> Callable[..., _T]:
     return call
 
 
-class MilvusIndex:
+class MilvusIndex(AddOrReplace):
     """``IndexReader`` and ``IndexWrites`` over one Milvus database (always the live state)."""
 
     def __init__(
@@ -325,14 +325,6 @@ class MilvusIndex:
         return out
 
     # ---- writing ---------------------------------------------------------------------------
-
-    def add(self, docs: Iterable[Document], *, on_progress: Progress | None = None) -> BuildReport:
-        return self.add_documents(docs, replace=False, on_progress=on_progress)
-
-    def replace(
-        self, docs: Iterable[Document], *, on_progress: Progress | None = None
-    ) -> BuildReport:
-        return self.add_documents(docs, replace=True, on_progress=on_progress)
 
     @_reported
     def add_documents(

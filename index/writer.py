@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from index.assembly import Changes, IndexConfig, Prepared, next_snapshot, prepare
-from index.backend import Progress
+from index.backend import AddOrReplace, Progress
 from index.disk import (
     MANIFEST,
     Manifest,
@@ -81,7 +81,7 @@ class _Plan:
         )
 
 
-class IndexWriter:
+class IndexWriter(AddOrReplace):
     """The one way the index changes. Every call takes the inter-process write lock, builds
     the next version beside the live one and switches to it atomically."""
 
@@ -118,16 +118,6 @@ class IndexWriter:
             base, stale = self._base()
             plan = self._plan(base, loaded.documents, stale)
             return self._commit(base, plan, loaded.failures, progress, prepared)
-
-    def add(self, docs: Iterable[Document], *, on_progress: Progress | None = None) -> BuildReport:
-        """``IndexWrites.add``: new documents only."""
-        return self.add_documents(docs, replace=False, on_progress=on_progress)
-
-    def replace(
-        self, docs: Iterable[Document], *, on_progress: Progress | None = None
-    ) -> BuildReport:
-        """``IndexWrites.replace``: add, or replace documents with the same doc_id."""
-        return self.add_documents(docs, replace=True, on_progress=on_progress)
 
     def add_documents(
         self,
