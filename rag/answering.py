@@ -34,6 +34,7 @@ from rag.evidence import Evidence, passage_of
 from rag.generation import Generator
 from rag.prompt import answer_messages, strip_echoes
 from rag.settings import EXTRACTIVE_MODEL, Settings
+from rag.text import facts, word_set
 
 __all__ = [
     "Answerer",
@@ -104,15 +105,18 @@ class Fallback:
         *,
         passage_min_score: float,
         quote_best: bool = True,
+        question_numbers: bool = True,
     ) -> None:
         self._passage_min_score = passage_min_score
         self._quote_best = quote_best
+        self._question_numbers = question_numbers
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Fallback:
         return cls(
             passage_min_score=settings.passage_min_score,
             quote_best=settings.quote_best_sentence,
+            question_numbers=settings.question_numbers,
         )
 
     def decide(self, evidence: Evidence, checked: Verified | None) -> Outcome:
@@ -124,11 +128,10 @@ class Fallback:
             return Outcome()
         if checked.claims:
             claims = checked.claims
-            if (
-                self._quote_best
-                and best is not None
-                and not any(best.text in claim.text for claim in claims)
-            ):
+            cited = {n for claim in claims for n in claim.cited}
+            if self._question_numbers and evidence.cited_miss_question_numbers(cited):
+                return Outcome()
+            if self._quote_best and best is not None and _may_add(best, claims, evidence):
                 claims = (*claims, best)
             return Outcome(claims)
         return Outcome(self._if_strong(evidence, best))
@@ -142,6 +145,18 @@ class Fallback:
         if best is None or evidence.strength < self._passage_min_score:
             return ()
         return (best,)
+
+
+def _may_add(best: Claim, claims: tuple[Claim, ...], evidence: Evidence) -> bool:
+    """Whether the best sentence may add to the model's claims: not when a claim already
+    holds it, nor when every fact the claims add to the question (a name, a number) is in it:
+    the claims then state what it states, and quoting it all would only add figures and names
+    beside the point (strict scoring counts them as conflicting)."""
+    said = " ".join(claim.text for claim in claims)
+    if best.text in said:
+        return False
+    new = facts(said) - facts(evidence.question.asked)
+    return not new or not new <= word_set(best.text)
 
 
 def _best_claim(evidence: Evidence) -> Claim | None:

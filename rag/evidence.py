@@ -7,7 +7,7 @@ best sentence's score, which decides whether a passage-only answer is worth givi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from rag.context import Passage, ScoredSentence, SentenceScorer, TextOf, select_passages
@@ -44,6 +44,15 @@ class Evidence:
             return False
         passage = passage_of(self.best, self.passages)
         text = passage.text if passage is not None else self.best.text
+        return not self.question.numbers <= numbers(text)
+
+    def cited_miss_question_numbers(self, cited: Collection[int]) -> bool:
+        """Whether the passages numbered ``cited`` lack, together, a number the question
+        states: an answer citing them is about something else ("1643" for "In what year was
+        Louis XIII crowned?" from "Louis XIV gained the throne in 1643")."""
+        if not self.question.numbers:
+            return False
+        text = " ".join(p.text for p in self.passages if p.n in cited)
         return not self.question.numbers <= numbers(text)
 
 

@@ -46,10 +46,26 @@ def test_a_model_abstaining_means_abstaining() -> None:
     assert Fallback(passage_min_score=0).decide(evidence(BEST), checked).abstained
 
 
-def test_standing_claims_come_with_the_best_sentence() -> None:
-    checked = Verified("", (), False, 0, claims=(Claim("It ended in March.", (1,)),))
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "Talks resumed in Doha.",  # a fact the best sentence lacks: it may hold the answer
+        "It went on for a while.",  # no fact at all: the best sentence may state one
+    ],
+)
+def test_standing_claims_come_with_the_best_sentence_when_it_may_add(claim: str) -> None:
+    checked = Verified("", (), False, 0, claims=(Claim(claim, (2,)),))
     outcome = Fallback(passage_min_score=9).decide(evidence(BEST, OTHER), checked)
-    assert [c.text for c in outcome.claims] == ["It ended in March.", BEST.text]
+    assert [c.text for c in outcome.claims] == [claim, BEST.text]
+
+
+def test_the_best_sentence_is_left_out_when_it_states_what_the_claims_add() -> None:
+    # "42" and "March" are in the best sentence: quoting it adds nothing but other details.
+    checked = Verified("", (), False, 0, claims=(Claim("It lasted 42 days, to March.", (1,)),))
+    outcome = Fallback(passage_min_score=9).decide(evidence(BEST, OTHER), checked)
+    assert [c.text for c in outcome.claims] == ["It lasted 42 days, to March."]
+    quoting = Fallback(passage_min_score=9, quote_best=False)
+    assert quoting.decide(evidence(BEST, OTHER), checked).claims == outcome.claims
 
 
 def test_a_claim_quoting_the_best_sentence_is_not_repeated() -> None:

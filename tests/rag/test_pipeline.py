@@ -63,14 +63,24 @@ def test_an_answer_cites_the_passage_it_comes_from(
 def test_the_best_sentence_follows_a_claim_that_does_not_quote_it(
     make_pipeline: MakePipeline,
 ) -> None:
-    # A small model often states a true fact beside the point; the best sentence goes with it.
-    llm = ScriptedLLM(citing("The truce ended in early March [{n}].", "42 days"))
+    # A claim stating no name or number may miss the point; the best sentence goes with it.
+    llm = ScriptedLLM(citing("The truce ended early [{n}].", "42 days"))
     answer = make_pipeline(llm).ask(PHASE)
     assert answer.text == (
-        "The truce ended in early March [1]. "
+        "The truce ended early [1]. "
         "The first phase of the truce lasted 42 days and ended in early March [1]."
     )
     assert len(answer.citations) == 1
+
+
+def test_a_claim_stating_the_best_sentences_facts_stands_alone(
+    make_pipeline: MakePipeline,
+) -> None:
+    # Quoting the whole sentence would only add its other details ("early March").
+    llm = ScriptedLLM(citing("The first phase lasted 42 days [{n}].", "42 days"))
+    answer = make_pipeline(llm).ask(PHASE)
+    assert answer.text == "The first phase lasted 42 days [1]."
+    assert answer.citations[0].doc_id == "truce-march"
 
 
 def test_the_prompt_keeps_the_system_rules_first_and_the_question_delimited(

@@ -15,11 +15,11 @@ PHASE = "How long did the first phase of the truce last?"
 
 
 def test_stream_yields_text_as_it_comes_then_the_answer(make_pipeline: MakePipeline) -> None:
-    llm = ScriptedLLM(citing("The first phase lasted 42 days [{n}].", "42 days"))
+    llm = ScriptedLLM(citing("The truce ended early [{n}].", "42 days"))
     stream = make_pipeline(llm).stream(PHASE)
     deltas = list(stream)
     assert len(deltas) > 3  # word by word, not one block
-    assert "".join(deltas).startswith("The first phase lasted 42 days [1].")
+    assert "".join(deltas).startswith("The truce ended early [1].")
     # The best sentence the checks add to the model's claim is streamed after it.
     assert "".join(deltas) == stream.answer.text
     assert stream.answer.text.endswith("lasted 42 days and ended in early March [1].")
