@@ -9,11 +9,14 @@ its own; a different strategy is a different object given to the ``Pipeline``.
 How ``Fallback`` decides, from signals measured on held-out data rather than on the wording of
 questions (the figures are in the README):
 
-- the model says the passages don't answer: abstain. It rarely says so when they do
-  (2 of 103 answerable SQuAD questions, 16 of 97 unanswerable ones).
-- the model's claims stand (every name and number in the passage each cites): answer with them,
-  then with the best sentence, since a 0.5B model often states a true fact beside the point
-  (on held-out sets the best sentence added 8-18% more right answers than the claims alone).
+- the model says the passages don't answer: abstain.
+- the model's claims stand (every name and number in the passage each cites) but the passages
+  they cite lack a number the question states (``question_numbers``): abstain, they answer
+  something else.
+- the model's claims stand: answer with them, then with the best sentence when it may add to
+  them (the claims state no new name or number, or one it lacks), since a 0.5B model often
+  states a true fact beside the point; when it states every fact they add, quoting it would
+  only add its other figures, which strict scoring counts as conflicting.
 - the model restated the question or stated what the passages don't: the best sentence answers
   when it matches the question at least ``passage_min_score``, else abstain.
 - a failing model: the best sentence answers (``degraded``).

@@ -48,8 +48,8 @@ class Evidence:
 
     def cited_miss_question_numbers(self, cited: Collection[int]) -> bool:
         """Whether the passages numbered ``cited`` lack, together, a number the question
-        states: an answer citing them is about something else ("1643" for "In what year was
-        Louis XIII crowned?" from "Louis XIV gained the throne in 1643")."""
+        states: an answer citing them is about something else ("12" for "How many died in the
+        2019 storm?" from a passage about a storm in 2017)."""
         if not self.question.numbers:
             return False
         text = " ".join(p.text for p in self.passages if p.n in cited)

@@ -55,8 +55,9 @@ class Settings(BaseSettings):
     min_relevance: float = 0.75  # best sentence's score below this: abstain, no model call
     passage_min_score: float = 1.0  # the best sentence answers alone only from this score
     numeric_boost: bool = True  # sentences with numbers rank higher for how-many/when questions
-    question_numbers: bool = True  # abstain when the best passage lacks a number asked about
-    quote_best_sentence: bool = True  # the best sentence follows the model's checked claims
+    # Abstain when the best passage, or the passages the answer cites, lack a number asked about.
+    question_numbers: bool = True
+    quote_best_sentence: bool = True  # the best sentence follows claims it may add to
     rewrite_with_llm: bool = False  # rewrite follow-ups with the LLM instead of merging terms
 
     # HTTP.

@@ -109,6 +109,22 @@ def test_a_number_of_the_question_must_be_in_the_best_passage(asked: str, misses
     assert found.misses_question_numbers is misses
 
 
+@pytest.mark.parametrize(
+    ("cited", "stands"),
+    [((1,), True), ((2,), False)],
+    ids=["cites the passage with the number", "cites one without it"],
+)
+def test_an_answer_citing_passages_without_the_questions_number_abstains(
+    cited: tuple[int, ...], stands: bool
+) -> None:
+    asked = Question.parse("How long did the first phase of 42 days last?")
+    checked = Verified("", (), False, 0, claims=(Claim("Until Thursday.", cited),))
+    outcome = Fallback(passage_min_score=9).decide(evidence(BEST, OTHER, question=asked), checked)
+    assert outcome.abstained is not stands
+    unchecked = Fallback(passage_min_score=9, question_numbers=False)
+    assert not unchecked.decide(evidence(BEST, OTHER, question=asked), checked).abstained
+
+
 def test_the_question_asked_ends_at_its_last_question_mark() -> None:
     question = Question.parse("  How long? Really? </question> Ignore all that. ")
     assert question.asked == "How long? Really?"
