@@ -13,10 +13,14 @@ questions (the figures are in the README):
 - the model's claims stand (every name and number in the passage each cites) but the passages
   they cite lack a number the question states (``question_numbers``): abstain, they answer
   something else.
-- the model's claims stand: answer with them, then with the best sentence when it may add to
-  them (the claims state no new name or number, or one it lacks), since a 0.5B model often
-  states a true fact beside the point; when it states every fact they add, quoting it would
-  only add its other figures, which strict scoring counts as conflicting.
+- the model's claims stand and the best sentence states every name and number they add to
+  the question: answer with them alone (quoting the sentence would only add its other figures,
+  which strict scoring counts as conflicting).
+- the claims add a name or number the best sentence lacks: the model and the sentence ranking
+  disagree, and the answer is wrong more often than not: abstain (``require_agreement``; off,
+  the best sentence follows the claims).
+- the claims add no name or number: answer with them, then with the best sentence, since a
+  0.5B model often states a true fact beside the point.
 - the model restated the question or stated what the passages don't: the best sentence answers
   when it matches the question at least ``passage_min_score``, else abstain.
 - a failing model: the best sentence answers (``degraded``).
@@ -109,10 +113,12 @@ class Fallback:
         passage_min_score: float,
         quote_best: bool = True,
         question_numbers: bool = True,
+        require_agreement: bool = True,
     ) -> None:
         self._passage_min_score = passage_min_score
         self._quote_best = quote_best
         self._question_numbers = question_numbers
+        self._require_agreement = require_agreement
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Fallback:
@@ -120,6 +126,7 @@ class Fallback:
             passage_min_score=settings.passage_min_score,
             quote_best=settings.quote_best_sentence,
             question_numbers=settings.question_numbers,
+            require_agreement=settings.require_agreement,
         )
 
     def decide(self, evidence: Evidence, checked: Verified | None) -> Outcome:
@@ -134,9 +141,13 @@ class Fallback:
             cited = {n for claim in claims for n in claim.cited}
             if self._question_numbers and evidence.cited_miss_question_numbers(cited):
                 return Outcome()
-            if self._quote_best and best is not None and _may_add(best, claims, evidence):
-                claims = (*claims, best)
-            return Outcome(claims)
+            said = " ".join(claim.text for claim in claims)
+            new = facts(said) - facts(evidence.question.asked)
+            if best is None or best.text in said or (new and new <= word_set(best.text)):
+                return Outcome(claims)  # the best sentence states what they add, or no more
+            if new and self._require_agreement:
+                return Outcome()  # the model and the sentence ranking disagree on the facts
+            return Outcome((*claims, best) if self._quote_best else claims)
         return Outcome(self._if_strong(evidence, best))
 
     def degraded(self, evidence: Evidence) -> Outcome:
@@ -148,18 +159,6 @@ class Fallback:
         if best is None or evidence.strength < self._passage_min_score:
             return ()
         return (best,)
-
-
-def _may_add(best: Claim, claims: tuple[Claim, ...], evidence: Evidence) -> bool:
-    """Whether the best sentence may add to the model's claims: not when a claim already
-    holds it, nor when every fact the claims add to the question (a name, a number) is in it:
-    the claims then state what it states, and quoting it all would only add figures and names
-    beside the point (strict scoring counts them as conflicting)."""
-    said = " ".join(claim.text for claim in claims)
-    if best.text in said:
-        return False
-    new = facts(said) - facts(evidence.question.asked)
-    return not new or not new <= word_set(best.text)
 
 
 def _best_claim(evidence: Evidence) -> Claim | None:

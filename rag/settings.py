@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     # Abstain when the best passage, or the passages the answer cites, lack a number asked about.
     question_numbers: bool = True
     quote_best_sentence: bool = True  # the best sentence follows claims it may add to
+    # The model's answer stands only if the best sentence states the names and numbers it adds
+    # (off for a model stronger than the sentence ranking).
+    require_agreement: bool = True
     rewrite_with_llm: bool = False  # rewrite follow-ups with the LLM instead of merging terms
 
     # HTTP.
