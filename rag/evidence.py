@@ -40,20 +40,19 @@ class Evidence:
         """Whether the question states a number (a year, a count) that the passage showing the
         best sentence lacks: that passage is about something else ("What did the Normans do in
         1200?" over a paragraph about 1066), whatever its words share with the question."""
-        if not self.question.numbers or self.best is None:
+        if self.best is None:
             return False
         passage = passage_of(self.best, self.passages)
-        text = passage.text if passage is not None else self.best.text
-        return not self.question.numbers <= numbers(text)
+        return self._lacks_question_numbers(passage.text if passage else self.best.text)
 
     def cited_miss_question_numbers(self, cited: Collection[int]) -> bool:
         """Whether the passages numbered ``cited`` lack, together, a number the question
         states: an answer citing them is about something else ("12" for "How many died in the
         2019 storm?" from a passage about a storm in 2017)."""
-        if not self.question.numbers:
-            return False
-        text = " ".join(p.text for p in self.passages if p.n in cited)
-        return not self.question.numbers <= numbers(text)
+        return self._lacks_question_numbers(" ".join(p.text for p in self.passages if p.n in cited))
+
+    def _lacks_question_numbers(self, text: str) -> bool:
+        return bool(self.question.numbers) and not self.question.numbers <= numbers(text)
 
 
 class ChooseEvidence:
