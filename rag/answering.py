@@ -142,7 +142,7 @@ class Fallback:
             if self._question_numbers and evidence.cited_miss_question_numbers(cited):
                 return Outcome()
             said = " ".join(claim.text for claim in claims)
-            new = facts(said) - facts(evidence.question.asked)
+            new = facts(said) - evidence.question.facts
             if best is None or best.text in said or (new and new <= word_set(best.text)):
                 return Outcome(claims)  # the best sentence states what they add, or no more
             if new and self._require_agreement:

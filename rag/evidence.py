@@ -40,7 +40,7 @@ class Evidence:
         """Whether the question states a number (a year, a count) that the passage showing the
         best sentence lacks: that passage is about something else ("What did the Normans do in
         1200?" over a paragraph about 1066), whatever its words share with the question."""
-        if self.best is None:
+        if not self.question.numbers or self.best is None:
             return False
         passage = passage_of(self.best, self.passages)
         return self._lacks_question_numbers(passage.text if passage else self.best.text)

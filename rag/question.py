@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rag.text import content_words, numbers
+from rag.text import content_words, facts, numbers
 
 __all__ = ["Question"]
 
@@ -24,6 +24,8 @@ class Question:
     words: frozenset[str]  # content words of ``asked`` (stemmed), for lexical evidence
     # The numbers ``asked`` states ("in 1066", "forty"); "one" alone is rather a pronoun.
     numbers: frozenset[str] = frozenset()
+    # Its names and numbers (a lone "one" included): facts an answer states beyond these are new.
+    facts: frozenset[str] = frozenset()
 
     @classmethod
     def parse(cls, text: str) -> Question:
@@ -35,4 +37,5 @@ class Question:
             asked=asked,
             words=frozenset(content_words(asked)),
             numbers=frozenset(numbers(asked, lone_one=False)),
+            facts=frozenset(facts(asked)),
         )
