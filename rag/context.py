@@ -7,6 +7,7 @@ whose offsets point into the stored document, so a citation is exactly what the 
 
 from __future__ import annotations
 
+import math
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -49,7 +50,7 @@ class ScoredSentence:
     text: str
     score: float
     similarity: float  # cosine to the question
-    overlap: float  # share of the question's content words it carries
+    overlap: float  # share of the question's content words it carries, rarer words weigh more
     hit_rank: int
     published: str | None
     url: str | None
@@ -126,10 +127,13 @@ class SentenceScorer:
         if query_vector is None:
             query_vector = self._vectors([question])[0]
         similarities = vectors @ np.asarray(query_vector, dtype=np.float32)
+        word_sets = [content_words(text) for *_, text in candidates]
+        weights = _rarity(wanted, word_sets)
+        total = sum(weights.values())
         scored: list[ScoredSentence] = []
         for i, (hit, rank, start, text) in enumerate(candidates):
-            words = content_words(text)
-            overlap = len(words & wanted) / len(wanted) if wanted else 0.0
+            words = word_sets[i]
+            overlap = sum(weights[w] for w in words & wanted) / total if total else 0.0
             similarity = float(similarities[i])
             score = similarity + 0.3 * overlap + 0.1 * hit.score
             if numeric and numbers(text):
@@ -156,6 +160,14 @@ class SentenceScorer:
             )
         scored.sort(key=lambda s: (-s.score, s.hit_rank, s.start))
         return scored
+
+
+def _rarity(wanted: set[str], word_sets: Sequence[set[str]]) -> dict[str, float]:
+    """Each question word's weight: how rare it is among the retrieved sentences (an IDF over
+    them, no corpus statistics). A word most candidates share ("Normans" over a paragraph
+    about the Normans) tells them apart less than one only the answering sentence has."""
+    n = len(word_sets)
+    return {w: math.log((n + 1) / (sum(w in s for s in word_sets) + 0.5)) for w in wanted}
 
 
 def estimate_tokens(text: str) -> int:
