@@ -93,6 +93,8 @@ def slack_settings(tmp_path: Path, fake: FakeSlack, **overrides: object) -> Sett
         "slack_signing_secret": SECRET,
         "slack_bot_token": "xoxb-test-token",
         "slack_api_url": fake.url,
+        # The hash embedder's similarities run lower than MiniLM's, which the default was fitted on.
+        "min_relevance": 0.6,
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]

@@ -47,6 +47,8 @@ def settings_for(root: Path, **overrides: object) -> Settings:
         "index_dir": root / "index",
         "state_dir": root / "state",
         "llm_model": "fake/scripted",
+        # The hash embedder's similarities run lower than MiniLM's, which the default was fitted on.
+        "min_relevance": 0.6,
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
