@@ -50,18 +50,23 @@ class Remembering:
 
     def __init__(self, generator: Generator) -> None:
         self._generator = generator
-        self._replies: dict[tuple[tuple[str, str], ...], str] = {}
+        self._replies: dict[tuple[object, ...], str] = {}
 
     @property
     def model(self) -> str:
         return self._generator.model
 
     def complete(
-        self, messages: Sequence[Message], *, max_tokens: int | None = None
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int | None = None,
+        grammar: str | None = None,
     ) -> Iterator[str]:
-        key = tuple((m.role, m.content) for m in messages)
+        key = (grammar, *((m.role, m.content) for m in messages))
         if key not in self._replies:
-            self._replies[key] = "".join(self._generator.complete(messages, max_tokens=max_tokens))
+            reply = self._generator.complete(messages, max_tokens=max_tokens, grammar=grammar)
+            self._replies[key] = "".join(reply)
         yield self._replies[key]
 
 

@@ -151,9 +151,9 @@ def answer_report(index_dir: Path, embedder: Embedder, rounds: int) -> None:
     prompts: list[int] = []
     original = generator.complete
 
-    def counting(messages, *, max_tokens=None):  # type: ignore[no-untyped-def]
+    def counting(messages, *, max_tokens=None, grammar=None):  # type: ignore[no-untyped-def]
         prompts.append(tokens(messages[-1].content))  # the system prompt is KV-cached
-        yield from original(messages, max_tokens=max_tokens)
+        yield from original(messages, max_tokens=max_tokens, grammar=grammar)
 
     generator.complete = counting  # type: ignore[method-assign]
     pipeline = pipeline_over(open_index(index_dir, embedder), embedder, generator, settings)

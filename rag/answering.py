@@ -83,9 +83,12 @@ class Answerer(Protocol):
 class Generate:
     """The model's answer to the question from the numbered passages, as text deltas."""
 
-    def __init__(self, generator: Generator, *, max_tokens: int) -> None:
+    def __init__(
+        self, generator: Generator, *, max_tokens: int, grammar: str | None = None
+    ) -> None:
         self._generator = generator
         self._max_tokens = max_tokens
+        self._grammar = grammar  # the answer's shape, for a model that can be held to one
 
     @property
     def model(self) -> str:
@@ -93,7 +96,9 @@ class Generate:
 
     def write(self, evidence: Evidence) -> Iterator[str]:
         messages = answer_messages(evidence.question.asked, list(evidence.passages))
-        return self._generator.complete(messages, max_tokens=self._max_tokens)
+        return self._generator.complete(
+            messages, max_tokens=self._max_tokens, grammar=self._grammar
+        )
 
 
 class Check:

@@ -136,10 +136,18 @@ def pipeline_over(
     concurrent queries) and picks the prompt's sentences with its exact vectors. With a
     ``generator`` the model answers, checked; without one (``extractive``) the passages do."""
     from index.embedder import query_embedder
-    from rag.answering import Check, Fallback, Generate, ModelAnswers, PassageAnswers
+    from rag.answering import (
+        Answerer,
+        Check,
+        Fallback,
+        Generate,
+        ModelAnswers,
+        PassageAnswers,
+    )
     from rag.context import SentenceScorer
     from rag.evidence import ChooseEvidence
     from rag.pipeline import Pipeline
+    from rag.prompt import ANSWER_GRAMMAR
     from rag.retrieval import HybridRetriever
     from rag.rewrite import QuestionRewriter
 
@@ -157,10 +165,10 @@ def pipeline_over(
         exact_vectors=queries is not embedder,
     )
     fallback = Fallback.from_settings(settings)
-    answerer = (
-        ModelAnswers(Generate(generator, max_tokens=settings.answer_max_tokens), Check(), fallback)
-        if generator is not None
-        else PassageAnswers(fallback)
-    )
+    answerer: Answerer = PassageAnswers(fallback)
+    if generator is not None:
+        grammar = ANSWER_GRAMMAR if settings.answer_grammar else None
+        generate = Generate(generator, max_tokens=settings.answer_max_tokens, grammar=grammar)
+        answerer = ModelAnswers(generate, Check(), fallback)
     rewriter = QuestionRewriter(generator, use_llm=settings.rewrite_with_llm)
     return Pipeline(retriever, evidence, answerer, settings, rewriter)

@@ -11,12 +11,18 @@ from rag.types import Message
 class Generator(Protocol):
     """A chat model. ``complete`` yields text deltas as they come.
 
-    It raises ``LLMError`` (or ``LLMTimeoutError``) when the model fails, possibly mid-stream.
+    ``grammar`` (llama.cpp GBNF) holds the reply to a shape where the model can be held to one
+    (the embedded model); other models ignore it. It raises ``LLMError`` (or
+    ``LLMTimeoutError``) when the model fails, possibly mid-stream.
     """
 
     @property
     def model(self) -> str: ...
 
     def complete(
-        self, messages: Sequence[Message], *, max_tokens: int | None = None
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int | None = None,
+        grammar: str | None = None,
     ) -> Iterator[str]: ...

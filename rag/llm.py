@@ -78,9 +78,16 @@ class LiteLLMGenerator:
         return self._model
 
     def complete(
-        self, messages: Sequence[Message], *, max_tokens: int | None = None
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int | None = None,
+        grammar: str | None = None,
     ) -> Iterator[str]:
         """Yield the reply's text deltas; raise ``LLMTimeoutError`` once ``timeout_s`` is spent.
+
+        ``grammar`` goes to the embedded model only: litellm's other providers have no such
+        option (and some reject unknown ones).
 
         The call runs on a worker thread so that a stalled stream cannot hold the caller past
         the deadline; when the caller stops early (or times out) the worker stops reading and
@@ -92,7 +99,7 @@ class LiteLLMGenerator:
         stop = threading.Event()
         worker = threading.Thread(
             target=self._produce,
-            args=(litellm, messages, max_tokens or self._max_tokens, feed, stop),
+            args=(litellm, messages, max_tokens or self._max_tokens, grammar, feed, stop),
             name="llm-stream",
             daemon=True,
         )
@@ -121,6 +128,7 @@ class LiteLLMGenerator:
         litellm: ModuleType,
         messages: Sequence[Message],
         max_tokens: int,
+        grammar: str | None,
         feed: queue.SimpleQueue[str | _Done | BaseException],
         stop: threading.Event,
     ) -> None:
@@ -139,6 +147,7 @@ class LiteLLMGenerator:
                 api_base=self._api_base,
                 api_key=self._api_key,
                 **self._mock_options(),
+                **self._grammar_option(grammar),
             )
             for chunk in stream:
                 if stop.is_set():
@@ -156,6 +165,11 @@ class LiteLLMGenerator:
             feed.put(exc)
         finally:
             _close(stream)
+
+    def _grammar_option(self, grammar: str | None) -> dict[str, Any]:
+        if grammar is None or not self._model.startswith(f"{PROVIDER}/"):
+            return {}
+        return {"grammar": grammar}
 
     def _mock_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {}

@@ -293,13 +293,15 @@ class LocalModel:
         max_tokens: int,
         temperature: float = 0.0,
         deadline: float = float("inf"),
+        grammar: str | None = None,
     ) -> tuple[str, str | None, dict[str, int]]:
-        """The whole reply: (text, finish_reason, usage)."""
+        """The whole reply: (text, finish_reason, usage); ``grammar`` (GBNF) holds its shape."""
         with self._turn(deadline) as llama:
             result: Any = llama.create_chat_completion(
                 messages=_chat(messages),
                 max_tokens=max_tokens,
                 temperature=temperature,
+                **_grammar_option(grammar),
             )
         choice = result["choices"][0]
         return choice["message"]["content"] or "", choice["finish_reason"], dict(result["usage"])
@@ -311,6 +313,7 @@ class LocalModel:
         max_tokens: int,
         temperature: float = 0.0,
         deadline: float = float("inf"),
+        grammar: str | None = None,
     ) -> Iterator[Delta]:
         """The reply piece by piece. Past ``deadline`` it stops early (finish_reason "timeout"),
         so a caller that gave up does not keep the model busy."""
@@ -320,6 +323,7 @@ class LocalModel:
                 max_tokens=max_tokens,
                 temperature=temperature,
                 stream=True,
+                **_grammar_option(grammar),
             )
             try:
                 for chunk in chunks:
@@ -386,6 +390,7 @@ def _make_handler(model: LocalModel) -> Any:
             "messages": [{"role": m["role"], "content": _text(m.get("content"))} for m in messages],
             "max_tokens": int(optional_params.get("max_tokens") or 256),
             "temperature": float(optional_params.get("temperature") or 0.0),
+            "grammar": optional_params.get("grammar"),
             "deadline": time.monotonic() + seconds if seconds else float("inf"),
         }
 
@@ -421,6 +426,14 @@ def _make_handler(model: LocalModel) -> Any:
                 )
 
     return LocalHandler()
+
+
+def _grammar_option(grammar: str | None) -> dict[str, Any]:
+    if grammar is None:
+        return {}
+    from llama_cpp import LlamaGrammar  # holds the text; llama.cpp parses it for each reply
+
+    return {"grammar": LlamaGrammar.from_string(grammar, verbose=False)}
 
 
 def _chat(messages: Sequence[dict[str, str]]) -> Any:

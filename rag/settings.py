@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=50)
     context_tokens: int = Field(150, ge=30)  # passage budget of the answer prompt
     answer_max_tokens: int = Field(64, ge=8)  # cap on the answer the model writes
+    # The embedded model writes its answer in the prompt's shape, held by a grammar (words
+    # before each [n], or the abstention); other models are asked the same without one.
+    answer_grammar: bool = True
     # Fitted on held-out dev sets (SQuAD 2.0 articles, other outlets' news); see the README.
     min_relevance: float = 0.75  # best sentence's score below this: abstain, no model call
     passage_min_score: float = 1.0  # the best sentence answers alone only from this score

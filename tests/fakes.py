@@ -66,22 +66,28 @@ class ScriptedLLM:
     """A fake chat model: replies from a script, one entry per call (the last one repeats).
 
     An entry is a fixed reply, a function of the messages, or an exception to raise.
-    Every call's messages are kept in ``calls`` for assertions.
+    Every call's messages are kept in ``calls`` (its grammar in ``grammars``) for assertions.
     """
 
     def __init__(self, *script: Script, model: str = "fake/scripted") -> None:
         self._script = list(script) or [""]
         self._model = model
         self.calls: list[list[Message]] = []
+        self.grammars: list[str | None] = []  # each call's grammar
 
     @property
     def model(self) -> str:
         return self._model
 
     def complete(
-        self, messages: Sequence[Message], *, max_tokens: int | None = None
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int | None = None,
+        grammar: str | None = None,
     ) -> Iterator[str]:
         self.calls.append(list(messages))
+        self.grammars.append(grammar)
         entry = self._script[min(len(self.calls) - 1, len(self._script) - 1)]
         if isinstance(entry, Exception):
             raise entry

@@ -34,9 +34,13 @@ class PacedLLM(ScriptedLLM):
         self._delay = delay
 
     def complete(
-        self, messages: Sequence[Message], *, max_tokens: int | None = None
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int | None = None,
+        grammar: str | None = None,
     ) -> Iterator[str]:
-        for piece in super().complete(messages, max_tokens=max_tokens):
+        for piece in super().complete(messages, max_tokens=max_tokens, grammar=grammar):
             if self._delay:
                 time.sleep(self._delay)
             yield piece

@@ -13,9 +13,11 @@ from typing import Any
 
 import pytest
 
+from rag.context import Passage
 from rag.errors import LLMError, LLMTimeoutError, ModelError
 from rag.llm import LiteLLMGenerator, import_litellm, load_generator
 from rag.local_llm import LocalModel, LocalModelConfig, loaded_model, use_local_model
+from rag.prompt import ANSWER_GRAMMAR, answer_messages
 from rag.settings import EXTRACTIVE_MODEL, LOCAL_MODEL, Settings
 from rag.types import Message
 
@@ -150,6 +152,12 @@ def test_options_go_with_each_call(openai_server: FakeOpenAI) -> None:
     assert [m["role"] for m in body["messages"]] == ["system", "user"]
 
 
+def test_a_remote_model_is_sent_no_grammar(openai_server: FakeOpenAI) -> None:
+    generator = LiteLLMGenerator("openai/served-model", api_base=openai_server.url, api_key="k")
+    assert reply(generator, grammar=ANSWER_GRAMMAR)[0] == "Phase one lasted 42 days [1]."
+    assert "grammar" not in openai_server.requests[-1][1]
+
+
 def test_an_endpoint_error_becomes_llm_error(openai_server: FakeOpenAI) -> None:
     openai_server.mode = "error"
     generator = LiteLLMGenerator("openai/served-model", api_base=openai_server.url, api_key="k")
@@ -224,6 +232,16 @@ def test_the_local_provider_streams_through_litellm(fake_llama: FakeLlama) -> No
     assert call["messages"] == [{"role": m.role, "content": m.content} for m in QUESTION]
     assert call["max_tokens"] == 64
     assert call["temperature"] == 0.0
+
+
+def test_a_grammar_reaches_the_local_model(fake_llama: FakeLlama) -> None:
+    llama_cpp = pytest.importorskip("llama_cpp")
+    reply(LiteLLMGenerator(LOCAL_MODEL), grammar=ANSWER_GRAMMAR)
+    reply(LiteLLMGenerator(LOCAL_MODEL))
+    held, free = fake_llama.calls[-2:]
+    assert isinstance(held["grammar"], llama_cpp.LlamaGrammar)
+    assert held["grammar"]._grammar == ANSWER_GRAMMAR
+    assert "grammar" not in free
 
 
 def test_the_local_provider_answers_a_plain_completion(fake_llama: FakeLlama) -> None:
@@ -317,3 +335,21 @@ def test_the_embedded_model_answers_from_the_passage() -> None:
     deltas = list(generator.complete(messages, max_tokens=40))
     assert len(deltas) > 1
     assert "42" in "".join(deltas)
+
+
+@pytest.mark.llm
+def test_the_embedded_model_keeps_to_the_answer_grammar() -> None:
+    pytest.importorskip("llama_cpp")
+    generator = load_generator(Settings(llm_model=LOCAL_MODEL, llm_timeout_s=600))
+    assert generator is not None
+    passage = Passage(1, "d1", "Truce", "The 42-day first phase of the truce began.", 0, 42, 1.0)
+    shape = re.compile(r"The articles don't say\.|[^\[\]]+ \[1\](, [^\[\]]+ \[1\])*\.?")
+    replies = [
+        "".join(generator.complete(answer_messages(q, [passage]), grammar=ANSWER_GRAMMAR))
+        for q in ("How long was the first phase?", "Who won the 2024 Super Bowl?")
+    ]
+    assert all(shape.fullmatch(r) for r in replies), replies
+    assert "42" in replies[0]
+    toy = 'root ::= "maybe" | "never"'
+    yes_no = [Message("user", "Is the sky blue? Reply yes or no.")]
+    assert "".join(generator.complete(yes_no, max_tokens=8, grammar=toy)) in {"maybe", "never"}

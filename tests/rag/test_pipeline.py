@@ -11,7 +11,7 @@ import pytest
 from index.store import IndexStore
 from rag.components import pipeline_over
 from rag.errors import InputError, LLMTimeoutError
-from rag.prompt import ABSTAIN_TEXT, load_prompt
+from rag.prompt import ABSTAIN_TEXT, ANSWER_GRAMMAR, load_prompt
 from rag.types import Answer, Message
 from tests.fakes import FailingLLM, HashEmbedder, ScriptedLLM
 from tests.rag.conftest import MakePipeline, rag_settings
@@ -58,6 +58,15 @@ def test_an_answer_cites_the_passage_it_comes_from(
     assert answer.model == "fake/scripted"
     assert {"retrieve", "generate", "total"} <= set(answer.timings_ms)
     assert_offsets_valid(answer, small_store)
+
+
+def test_the_model_is_held_to_the_answer_grammar_unless_told_otherwise(
+    make_pipeline: MakePipeline,
+) -> None:
+    llm = ScriptedLLM(citing("42 days [{n}].", "42 days"))
+    make_pipeline(llm).ask(PHASE)
+    make_pipeline(llm, answer_grammar=False).ask(PHASE)
+    assert llm.grammars == [ANSWER_GRAMMAR, None]
 
 
 def test_the_best_sentence_follows_a_claim_that_does_not_quote_it(
