@@ -165,8 +165,10 @@ def pipeline_over(
         exact_vectors=queries is not embedder,
     )
     fallback = Fallback.from_settings(settings)
-    answerer: Answerer = PassageAnswers(fallback)
-    if generator is not None:
+    answerer: Answerer
+    if generator is None:
+        answerer = PassageAnswers(fallback)
+    else:
         grammar = ANSWER_GRAMMAR if settings.answer_grammar else None
         generate = Generate(generator, max_tokens=settings.answer_max_tokens, grammar=grammar)
         answerer = ModelAnswers(generate, Check(), fallback)

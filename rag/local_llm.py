@@ -31,7 +31,7 @@ from rag.errors import LLMTimeoutError, ModelError
 from rag.settings import Settings
 
 if TYPE_CHECKING:
-    from llama_cpp import Llama
+    from llama_cpp import Llama, LlamaGrammar
 
 __all__ = [
     "MODEL_FILE_NAME",
@@ -301,7 +301,7 @@ class LocalModel:
                 messages=_chat(messages),
                 max_tokens=max_tokens,
                 temperature=temperature,
-                **_grammar_option(grammar),
+                grammar=_llama_grammar(grammar),
             )
         choice = result["choices"][0]
         return choice["message"]["content"] or "", choice["finish_reason"], dict(result["usage"])
@@ -323,7 +323,7 @@ class LocalModel:
                 max_tokens=max_tokens,
                 temperature=temperature,
                 stream=True,
-                **_grammar_option(grammar),
+                grammar=_llama_grammar(grammar),
             )
             try:
                 for chunk in chunks:
@@ -428,12 +428,12 @@ def _make_handler(model: LocalModel) -> Any:
     return LocalHandler()
 
 
-def _grammar_option(grammar: str | None) -> dict[str, Any]:
+def _llama_grammar(grammar: str | None) -> LlamaGrammar | None:
     if grammar is None:
-        return {}
+        return None
     from llama_cpp import LlamaGrammar  # holds the text; llama.cpp parses it for each reply
 
-    return {"grammar": LlamaGrammar.from_string(grammar, verbose=False)}
+    return LlamaGrammar.from_string(grammar, verbose=False)
 
 
 def _chat(messages: Sequence[dict[str, str]]) -> Any:

@@ -241,7 +241,16 @@ def test_a_grammar_reaches_the_local_model(fake_llama: FakeLlama) -> None:
     held, free = fake_llama.calls[-2:]
     assert isinstance(held["grammar"], llama_cpp.LlamaGrammar)
     assert held["grammar"]._grammar == ANSWER_GRAMMAR
-    assert "grammar" not in free
+    assert free["grammar"] is None
+
+
+def test_a_plain_completion_takes_the_grammar_too(fake_llama: FakeLlama) -> None:
+    llama_cpp = pytest.importorskip("llama_cpp")
+    import_litellm().completion(
+        model=LOCAL_MODEL, messages=[{"role": "user", "content": "How long?"}], grammar="root ::= x"
+    )
+    grammar = fake_llama.calls[-1]["grammar"]
+    assert isinstance(grammar, llama_cpp.LlamaGrammar) and grammar._grammar == "root ::= x"
 
 
 def test_the_local_provider_answers_a_plain_completion(fake_llama: FakeLlama) -> None:
@@ -340,7 +349,8 @@ def test_the_embedded_model_answers_from_the_passage() -> None:
 @pytest.mark.llm
 def test_the_embedded_model_keeps_to_the_answer_grammar() -> None:
     pytest.importorskip("llama_cpp")
-    generator = load_generator(Settings(llm_model=LOCAL_MODEL, llm_timeout_s=600))
+    settings = Settings(llm_model=LOCAL_MODEL, local_model_path=None, llm_timeout_s=600)
+    generator = load_generator(settings)
     assert generator is not None
     passage = Passage(1, "d1", "Truce", "The 42-day first phase of the truce began.", 0, 42, 1.0)
     shape = re.compile(r"The articles don't say\.|[^\[\]]+ \[1\](, [^\[\]]+ \[1\])*\.?")

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from index.store import IndexStore
-from index.types import Chunk
-from rag.context import SentenceScorer
 from rag.retrieval import HybridRetriever
-from rag.types import Hit
 from tests.fakes import HashEmbedder
 from tests.rag.conftest import REPORT, TRUCE, article, build_store
 
@@ -68,27 +63,3 @@ def test_use_store_swaps_the_snapshot(small_store: IndexStore, tmp_path: Path) -
     retriever.use_store(build_store(tmp_path / "index", [TRUCE, REPORT], HashEmbedder()))
     hits = retriever.search("harbour reopened storm", k=5)
     assert "harbour-news" not in {h.chunk.doc_id for h in hits}
-
-
-class _SameVector:
-    """Every text gets one vector: the sentences' similarities tie, their word overlap decides."""
-
-    name = "same-vector"
-    dimension = 4
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        return np.ones((len(texts), 4), dtype=np.float32) / 2
-
-
-def test_a_sentence_sharing_the_questions_rarer_word_ranks_first() -> None:
-    text = (
-        "The Normans settled in Normandy in the tenth century. "
-        "The Normans fought many wars across Europe. "
-        "The Normans reached Sicily by 1061 after long campaigns."
-    )
-    hit = Hit(Chunk(1, "d1", "Normans", 0, 0, len(text), text), 1.0, ("d1",))
-    question = "When did the Normans reach Sicily?"
-    ranked = SentenceScorer(_SameVector()).score(question, None, [hit])
-    assert ranked[0].text.startswith("The Normans reached Sicily")
-    # "Normans" is in every sentence, so sharing it alone counts for little
-    assert ranked[0].overlap > 0.8 > 0.2 > ranked[1].overlap > 0
