@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 __all__ = [
@@ -10,6 +11,7 @@ __all__ = [
     "Span",
     "content_words",
     "facts",
+    "fold_accents",
     "names",
     "numbers",
     "split_sentences",
@@ -39,8 +41,11 @@ _NUMBER_WORDS = {
     "ninety": 90, "hundred": 100, "thousand": 1000, "million": 1_000_000, "dozen": 12,
 }  # fmt: skip
 
-_WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*|\d[\d,]*(?:\.\d+)?")
-_HYPHENATED = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)+")
+# Letters of any script ("Besançon", "Jerónimo", "Zürich" are one word each), so that a name
+# with an accent is found in the passage it came from.
+_LETTERS = r"[^\W\d_]+"
+_WORD = re.compile(rf"{_LETTERS}(?:['’]{_LETTERS})*|\d[\d,]*(?:\.\d+)?")
+_HYPHENATED = re.compile(rf"{_LETTERS}(?:-{_LETTERS})+")
 _NUM = re.compile(r"\d[\d,]*(?:\.\d+)?")
 # A sentence ends at . ! ? (maybe closed by a quote or bracket) before a capital, digit or quote.
 _BOUNDARY = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"”’)\]]))\s+(?=[\"“‘(\[]?[A-Z0-9])|\s*\n\s*")
@@ -112,7 +117,15 @@ def stem(word: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    return [w.lower().replace("’", "'") for w in _WORD.findall(text)]
+    return [w.lower().replace("’", "'") for w in _WORD.findall(fold_accents(text))]
+
+
+def fold_accents(text: str) -> str:
+    """The text without accents ("Maizière" -> "Maiziere"): a name is the same name whether
+    or not a question writes its accents."""
+    if text.isascii():
+        return text
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def content_words(text: str) -> set[str]:
@@ -160,7 +173,7 @@ _NUMBER_WORD = "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True))
 _SPELLED = re.compile(rf"\b(?:{_NUMBER_WORD})(?:(?:[\s-]+|\s+and\s+)(?:{_NUMBER_WORD}))*\b", re.I)
 
 
-_CAPITALISED = re.compile(r"(?<![\w'’-])[A-Z][\w'’-]*")
+_CAPITALISED = re.compile(r"(?<![\w'’-])[^\W\d_][\w'’-]*")
 
 
 def names(text: str) -> set[str]:
@@ -168,7 +181,9 @@ def names(text: str) -> set[str]:
     lowercased and without a possessive: what a claim names. In a script without capitals
     this is empty and the check rests on numbers."""
     found: set[str] = set()
-    for match in _CAPITALISED.finditer(text):
+    for match in _CAPITALISED.finditer(fold_accents(text)):
+        if not match.group(0)[0].isupper():
+            continue
         name = _POSSESSIVE.sub("", match.group(0).lower().replace("’", "'"))
         for word in name.split("-"):  # "Al-Thani" is found as the words "al" and "thani"
             if len(word) > 1 and word not in STOPWORDS and not word[0].isdigit():

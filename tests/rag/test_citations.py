@@ -71,6 +71,37 @@ def test_a_different_number_is_not_supported() -> None:
     assert support("The truce lasted 42 days.", PASSAGES[0].text) >= 0.5
 
 
+@pytest.mark.parametrize(
+    ("claim", "passage"),
+    [
+        ("Besançon Hugues [1].", "The nickname may refer to the Swiss politician Besançon Hugues."),
+        ("Jerónimo de Ayanz y Beaumont [1].", "Jerónimo de Ayanz y Beaumont obtained a patent."),
+        ("Lothar de Maiziere [1].", "He was succeeded by Lothar de Maizière in April."),
+        ("Путин [1].", "Путин прибыл в Москву."),
+    ],
+    ids=["cedilla", "acute", "accent-dropped", "cyrillic"],
+)
+def test_a_name_with_accents_or_in_another_script_is_found_in_its_passage(
+    claim: str, passage: str
+) -> None:
+    passages = [Passage(1, "a", "Report", passage, 0, len(passage), 0.9)]
+    checked = verify(claim, passages, "Who was it?")
+    assert checked.dropped == 0
+    assert [c.cited for c in checked.claims] == [(1,)]
+
+
+def test_a_name_the_passage_spells_differently_is_not_supported() -> None:
+    passage = "He was succeeded by Lothar de Maizière in April."
+    assert support("Lothar de Maizeres.", passage, "Who followed him?") == 0.0
+    assert support("Lothar de Maizière.", passage, "Who followed him?") > 0.5
+
+
+def test_a_name_restated_without_its_accent_is_not_an_answer() -> None:
+    passages = [Passage(1, "a", "Report", "Lothar de Maizière took office.", 0, 31, 0.9)]
+    checked = verify("Lothar de Maizière [1].", passages, "Who preceded Lothar de Maiziere?")
+    assert checked.claims == ()
+
+
 def test_restating_the_question_is_not_an_answer() -> None:
     question = "The first phase of the truce?"
     assert support("The first phase of the truce.", PASSAGES[0].text, question) == 0.0
