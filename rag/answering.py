@@ -16,9 +16,6 @@ questions (the figures are in the README):
 - the model's claims stand and the best sentence states every name and number they add to
   the question: answer with them alone (quoting the sentence would only add its other figures,
   which strict scoring counts as conflicting).
-- the claims cite several passages, the best sentence's among them, and add names or numbers:
-  a part of the answer from each passage (a two-part question), each part already checked
-  against its own passage: answer with them. One best sentence states one part at most.
 - the claims add a name or number the best sentence lacks: the model and the sentence ranking
   disagree, and the answer is wrong more often than not: abstain (``require_agreement``; off,
   the best sentence follows the claims).
@@ -155,8 +152,6 @@ class Fallback:
             new = facts(said) - evidence.question.facts
             if best is None or best.text in said or (new and new <= word_set(best.text)):
                 return Outcome(claims)  # the best sentence states what they add, or no more
-            if new and best.cited[0] in cited and len(cited) > 1:
-                return Outcome(claims)  # a part from each passage, one the best sentence's
             if new and self._require_agreement:
                 return Outcome()  # the model and the sentence ranking disagree on the facts
             return Outcome((*claims, best) if self._quote_best else claims)

@@ -63,19 +63,6 @@ def test_a_claim_stating_a_fact_the_best_sentence_lacks_abstains_unless_told_oth
     assert [c.text for c in outcome.claims] == ["Talks resumed in Doha.", BEST.text]
 
 
-def test_an_answer_in_parts_from_several_passages_is_not_held_to_the_best_sentence() -> None:
-    # "How long did the first phase last, and when did talks resume?": the best sentence
-    # states one part; each part stands on its own passage.
-    parts = Claim("42 days, Thursday.", (1, 2))
-    checked = Verified("", (), False, 0, claims=(parts,))
-    outcome = Fallback(passage_min_score=9).decide(evidence(BEST, OTHER), checked)
-    assert outcome.claims == (parts,)
-    elsewhere = sentence("Aid trucks crossed at Rafah on Sunday.", 0.8, start=200)
-    not_the_best = Claim("Thursday, Sunday.", (2, 3))
-    checked = Verified("", (), False, 0, claims=(not_the_best,))
-    assert Fallback(passage_min_score=9).decide(evidence(BEST, OTHER, elsewhere), checked).abstained
-
-
 def test_the_best_sentence_is_left_out_when_it_states_what_the_claims_add() -> None:
     # "42" and "March" are in the best sentence: quoting it adds nothing but other details.
     checked = Verified("", (), False, 0, claims=(Claim("It lasted 42 days, to March.", (1,)),))
