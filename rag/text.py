@@ -131,8 +131,9 @@ def fold_accents(text: str) -> str:
 def content_words(text: str) -> set[str]:
     """Stemmed words that carry topic: no stopwords, no one-letter words, numbers normalised;
     a hyphenated word also counts whole ("cease-fire" carries 'ceasef' like "ceasefire")."""
-    out: set[str] = {stem(m.group(0).replace("-", "")) for m in _HYPHENATED.finditer(text)}
-    for word in words(text):
+    folded = fold_accents(text)
+    out: set[str] = {stem(m.group(0).replace("-", "")) for m in _HYPHENATED.finditer(folded)}
+    for word in words(folded):
         if word[0].isdigit():
             out.add(_normalise_number(word))
         elif word not in STOPWORDS and len(word) > 1:

@@ -9,7 +9,7 @@ from rag.citations import Claim, Verified
 from rag.context import Passage, ScoredSentence
 from rag.evidence import Evidence
 from rag.question import Question
-from rag.text import facts, names, numbers
+from rag.text import content_words, facts, names, numbers
 from tests.rag.conftest import rag_settings
 
 QUESTION = Question.parse("How long did the first phase last?")
@@ -149,6 +149,11 @@ def test_the_question_asked_ends_at_its_last_question_mark() -> None:
 )
 def test_numbers_in_digits_and_words_are_one_value(text: str, expected: set[str]) -> None:
     assert numbers(text) == expected
+
+
+def test_words_with_and_without_accents_are_one_word() -> None:
+    assert content_words("Saint-Étienne mayor") == content_words("Saint-Etienne mayor")
+    assert names("Zürich, Éire and Москва") == {"zurich", "eire", "москва"}
 
 
 def test_names_are_capitalised_words_other_than_function_words() -> None:
