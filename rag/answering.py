@@ -96,11 +96,9 @@ class Generate:
 
     def write(self, evidence: Evidence) -> Iterator[str]:
         messages = answer_messages(evidence.question.asked, list(evidence.passages))
-        if self._grammar is None:  # a generator written before grammars needs no new argument
-            return self._generator.complete(messages, max_tokens=self._max_tokens)
-        return self._generator.complete(
-            messages, max_tokens=self._max_tokens, grammar=self._grammar
-        )
+        # Without a grammar none is passed: a generator written before grammars still works.
+        shape = {} if self._grammar is None else {"grammar": self._grammar}
+        return self._generator.complete(messages, max_tokens=self._max_tokens, **shape)
 
 
 class Check:

@@ -11,7 +11,6 @@ __all__ = [
     "Span",
     "content_words",
     "facts",
-    "fold_accents",
     "names",
     "numbers",
     "split_sentences",
@@ -117,10 +116,14 @@ def stem(word: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    return [w.lower().replace("’", "'") for w in _WORD.findall(fold_accents(text))]
+    return _folded_words(_fold_accents(text))
 
 
-def fold_accents(text: str) -> str:
+def _folded_words(folded: str) -> list[str]:
+    return [w.lower().replace("’", "'") for w in _WORD.findall(folded)]
+
+
+def _fold_accents(text: str) -> str:
     """The text without accents ("Maizière" -> "Maiziere"): a name is the same name whether
     or not a question writes its accents."""
     if text.isascii():
@@ -131,9 +134,9 @@ def fold_accents(text: str) -> str:
 def content_words(text: str) -> set[str]:
     """Stemmed words that carry topic: no stopwords, no one-letter words, numbers normalised;
     a hyphenated word also counts whole ("cease-fire" carries 'ceasef' like "ceasefire")."""
-    folded = fold_accents(text)
+    folded = _fold_accents(text)  # once: sentence scoring reads every retrieved sentence
     out: set[str] = {stem(m.group(0).replace("-", "")) for m in _HYPHENATED.finditer(folded)}
-    for word in words(folded):
+    for word in _folded_words(folded):
         if word[0].isdigit():
             out.add(_normalise_number(word))
         elif word not in STOPWORDS and len(word) > 1:
@@ -182,7 +185,7 @@ def names(text: str) -> set[str]:
     lowercased and without a possessive: what a claim names. In a script without capitals
     this is empty and the check rests on numbers."""
     found: set[str] = set()
-    for match in _CAPITALISED.finditer(fold_accents(text)):
+    for match in _CAPITALISED.finditer(_fold_accents(text)):
         if not match.group(0)[0].isupper():
             continue
         name = _POSSESSIVE.sub("", match.group(0).lower().replace("’", "'"))
