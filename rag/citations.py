@@ -37,14 +37,25 @@ SUPPORT_THRESHOLD = 0.5
 
 _MARKER = re.compile(r"\[\s*(?:passages?\s*)?(\d+(?:\s*(?:[,;]|and)\s*\d+)*)\s*\]", re.I)
 _LEADING_MARKERS = re.compile(r"^(?:\s*\[[^\]]*\])+")
+# "Witkoff.[1] He met Hamas.[2]": markers after a full stop go before it, as in "Witkoff [1]."
+_MARKS_AFTER_STOP = re.compile(rf"([.!?])((?:[ \t]*{_MARKER.pattern})+)(?:[ \t]*[.!?])?", re.I)
 _LABEL = re.compile(r"^\s*(?:answer|response)\s*:\s*", re.I)
-_ABSTAIN = re.compile(
-    r"\b(?:articles?|passages?|sources?|texts?|context)\b[^.]{0,40}?\b(?:do|does|did)\s*(?:n[o'’]t|not)"
-    r"\s+(?:say|mention|state|specify|provide|contain|include|answer|tell|give)"
-    r"|\bnot (?:mentioned|stated|specified|provided|given|say)\b"
+# The passages, said to lack the answer: an abstention whatever else the sentence cites.
+_SOURCES_SILENT = re.compile(
+    r"\b(?:articles?|passages?|sources?|texts?|context)\b[^.]{0,40}?\b(?:do|does|did)\s*"
+    r"(?:n[o'’]?t|not)\s+(?:say|mention|state|specify|provide|contain|include|answer|tell|give)"
+    r"|\b(?:none|neither) of the (?:articles|passages|sources|texts)\b"
+    r"|\bneither (?:article|passage|source|text)\b"
+    r"|\bnot (?:in|from) the (?:articles?|passages?|sources?|texts?|context)\b",
+    re.I,
+)
+# Said with no passage cited, these are abstentions too; with one, they can be the answer
+# ("Police gave no details of the victims [1].").
+_UNKNOWN = re.compile(
+    r"\bnot (?:mentioned|stated|specified|provided|given|say)\b"
     r"|\bno (?:information|mention|details?)\b"
     r"|\b(?:cannot|can[’']t|unable to) (?:be )?(?:answer|determine|find|say|tell)"
-    r"|\bdon[’']t know\b",
+    r"|\b(?:don[’']?t|do not) know\b",
     re.I,
 )
 
@@ -73,15 +84,17 @@ class Verified:
         return len(self.claims)
 
 
-def is_abstention(text: str) -> bool:
-    """Whether the model said, in any of the usual ways, that the passages don't answer."""
-    return bool(_ABSTAIN.search(text))
+def is_abstention(text: str, cited: Sequence[int] = ()) -> bool:
+    """Whether the model said, in any of the usual ways, that the passages don't answer; a
+    sentence citing a passage says so only by naming the passages ("the articles don't say")."""
+    return bool(_SOURCES_SILENT.search(text) or (not cited and _UNKNOWN.search(text)))
 
 
 def parse_claims(answer: str) -> list[Claim]:
     """Sentences with their ``[n]`` markers (``[1]``, ``[1, 2]``, ``[1][2]``) pulled out."""
     claims: list[tuple[str, list[int]]] = []
-    for span in split_sentences(_LABEL.sub("", answer.strip())):
+    answer = _MARKS_AFTER_STOP.sub(r"\2\1", _LABEL.sub("", answer.strip()))
+    for span in split_sentences(answer):
         sentence = span.text
         leading = _LEADING_MARKERS.match(sentence)
         if leading and claims:  # "... 42 days. [1] Next" puts the marker on the sentence before
@@ -150,7 +163,7 @@ def verify(
     said_abstain = False
     given = content_words(question)
     for claim in parse_claims(answer):
-        if is_abstention(claim.text):
+        if is_abstention(claim.text, claim.cited):
             said_abstain = True
             continue
         if not content_words(claim.text) - given:
@@ -173,12 +186,23 @@ def verify(
 
 
 def _copies_a_title(text: str, passages: Sequence[Passage]) -> bool:
-    said = " ".join(words(text))
+    """Whether the claim is a run of whole words of a passage's headline, or the headline and
+    little else ("12" is no copy of "Talks resume 120 days into war")."""
+    said = words(text)
     for passage in passages:
-        title = " ".join(words(passage.title))
-        if said and title and (said in title or (title in said and len(said) <= len(title) + 12)):
+        title = words(passage.title)
+        if not said or not title:
+            continue
+        if _within(said, title):
+            return True
+        if _within(title, said) and len(" ".join(said)) <= len(" ".join(title)) + 12:
             return True
     return False
+
+
+def _within(part: list[str], whole: list[str]) -> bool:
+    """Whether ``part`` occurs in ``whole`` as a run of whole words."""
+    return any(whole[i : i + len(part)] == part for i in range(len(whole) - len(part) + 1))
 
 
 def render(

@@ -8,6 +8,9 @@ from rag.text import content_words, facts, numbers
 
 __all__ = ["Question"]
 
+# The question mark in Latin, full-width (Chinese, Japanese) and Arabic script.
+_QUESTION_MARKS = ("?", "？", "؟")
+
 
 @dataclass(frozen=True)
 class Question:
@@ -30,7 +33,7 @@ class Question:
     @classmethod
     def parse(cls, text: str) -> Question:
         text = text.strip()
-        end = text.rfind("?")
+        end = max(text.rfind(mark) for mark in _QUESTION_MARKS)
         asked = text[: end + 1] if end > 0 else text
         return cls(
             text=text,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 
 __all__ = [
     "PROMPT_LOOKALIKES",
@@ -37,15 +39,16 @@ _NUMBER_WORDS = {
     "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
     "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20,
     "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
-    "ninety": 90, "hundred": 100, "thousand": 1000, "million": 1_000_000, "dozen": 12,
+    "ninety": 90, "hundred": 100, "dozen": 12, "thousand": 1000, "million": 1_000_000,
+    "billion": 1_000_000_000, "trillion": 1_000_000_000_000,
 }  # fmt: skip
+_NOT_TOPIC = STOPWORDS | _NUMBER_WORDS.keys()  # number words count as their values
 
 # Letters of any script ("Besançon", "Jerónimo", "Zürich" are one word each), so that a name
 # with an accent is found in the passage it came from.
 _LETTERS = r"[^\W\d_]+"
 _WORD = re.compile(rf"{_LETTERS}(?:['’]{_LETTERS})*|\d[\d,]*(?:\.\d+)?")
 _HYPHENATED = re.compile(rf"{_LETTERS}(?:-{_LETTERS})+")
-_NUM = re.compile(r"\d[\d,]*(?:\.\d+)?")
 # A sentence ends at . ! ? (maybe closed by a quote or bracket) before a capital, digit or quote.
 _BOUNDARY = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"”’)\]]))\s+(?=[\"“‘(\[]?[A-Z0-9])|\s*\n\s*")
 _ABBREV_TEXT = (
@@ -135,49 +138,120 @@ def content_words(text: str) -> set[str]:
     """Stemmed words that carry topic: no stopwords, no one-letter words, numbers normalised;
     a hyphenated word also counts whole ("cease-fire" carries 'ceasef' like "ceasefire")."""
     folded = _fold_accents(text)  # once: sentence scoring reads every retrieved sentence
-    out: set[str] = {stem(m.group(0).replace("-", "")) for m in _HYPHENATED.finditer(folded)}
+    out = numbers(folded)  # "forty-two" and "42" are one word, "1.2 million" one number
+    for match in _HYPHENATED.finditer(folded):
+        parts = match.group(0).lower().split("-")
+        if not all(part in _NUMBER_WORDS for part in parts):
+            out.add(stem("".join(parts)))
     for word in _folded_words(folded):
-        if word[0].isdigit():
-            out.add(_normalise_number(word))
-        elif word not in STOPWORDS and len(word) > 1:
-            number = _NUMBER_WORDS.get(word)
-            out.add(str(number) if number is not None and number < 100 else stem(word))
+        if len(word) > 1 and not word[0].isdigit() and word not in _NOT_TOPIC:
+            out.add(stem(word))
     return out
 
 
 def numbers(text: str, *, lone_one: bool = True) -> set[str]:
-    """The numbers a text states, in digits or in words ("forty-two", "fifty-seven thousand"),
-    as canonical strings: "42 days" and "forty-two days" state the same number. Without
-    ``lone_one`` a "one" standing alone is no number ("how does one measure", "phase one")."""
-    found = {_normalise_number(m) for m in _NUM.findall(text)}
-    for match in _SPELLED.finditer(text):
-        if not lone_one and match.group(0).lower() == "one":
+    """The numbers a text states, in digits, words or both ("forty-two", "fifty-seven thousand",
+    "1.2 million"), as canonical strings: "42 days" and "forty-two days" state the same number,
+    and so do "1,200,000" and "1.2 million". Without ``lone_one`` a "one" standing alone is no
+    number ("how does one measure", "phase one")."""
+    found: set[str] = set()
+    for group in _number_groups(text):
+        if not lone_one and group == [("one", Decimal(1))]:
             continue
-        found.add(str(_spelled_value(re.findall(r"[A-Za-z]+", match.group(0).lower()))))
+        found.update(_canonical(value) for value in _read_number(group))
     return found
 
 
-def _spelled_value(tokens: list[str]) -> int:
-    total = current = 0
-    for token in tokens:
-        value = _NUMBER_WORDS.get(token)
-        if value is None:  # "and" inside "one hundred and five"
+def _number_groups(text: str) -> Iterator[list[tuple[str, Decimal]]]:
+    """Runs of number tokens (digits, number words, an "and" between them) that touch."""
+    group: list[tuple[str, Decimal]] = []
+    end = 0
+    for match in _NUMBER_TOKEN.finditer(text):
+        token = match.group(0).lower()
+        if group and not _JOINER.fullmatch(text[end : match.start()]):
+            yield group
+            group = []
+        if token == "and":
+            if group:
+                group.append((token, Decimal(0)))
+        elif token[0].isdigit():
+            group.append(("#", Decimal(token.replace(",", ""))))
+        else:
+            group.append((token, Decimal(_NUMBER_WORDS[token])))
+        end = match.end()
+    if group:
+        yield group
+
+
+def _read_number(group: list[tuple[str, Decimal]]) -> list[Decimal]:
+    """The numbers a run of tokens states: "two hundred and five" is 205, "2 million" is
+    2000000, "two dozen" is 24; tokens that cannot continue a number ("between two and
+    three", "nineteen ninety-nine") start the next one."""
+    values: list[Decimal] = []
+    total, current, last = Decimal(0), Decimal(0), ""
+    for token, value in group:
+        kind = _kind(token, value)
+        if kind == "and":
+            if last not in ("hundred", "scale"):
+                if last:
+                    values.append(total + current)
+                total, current, last = Decimal(0), Decimal(0), ""
+            else:
+                last = "and"
             continue
-        if value == 100:
-            current = max(current, 1) * 100
-        elif value >= 1000:
-            total += max(current, 1) * value
-            current = 0
+        if last and kind not in _FOLLOWS.get(last, ()):
+            values.append(total + current)
+            total, current = Decimal(0), Decimal(0)
+        if kind == "hundred":
+            current = (current or Decimal(1)) * 100
+        elif kind == "scale":
+            total += (current or Decimal(1)) * value
+            current = Decimal(0)
         else:
             current += value
-    return total + current
+        last = kind
+    if last:
+        values.append(total + current)
+    return values
+
+
+def _kind(token: str, value: Decimal) -> str:
+    if token in ("#", "and"):
+        return "digits" if token == "#" else "and"
+    if token == "hundred":
+        return "hundred"
+    if token == "dozen" or value >= 1000:
+        return "scale"
+    return "tens" if value >= 20 else "unit"  # "unit" covers one to nineteen
+
+
+# Which kind of token may continue a number after which: "forty" "two", "two" "hundred",
+# "hundred" "five", "2" "million", "million" "two"; anything else starts a new number.
+_FOLLOWS = {
+    "digits": ("hundred", "scale"),
+    "unit": ("hundred", "scale"),
+    "tens": ("unit", "hundred", "scale"),
+    "hundred": ("unit", "tens", "scale"),
+    "scale": ("unit", "tens"),
+    "and": ("unit", "tens"),
+}
+
+
+def _canonical(value: Decimal) -> str:
+    if value == value.to_integral_value():
+        return str(int(value))
+    return format(value.normalize(), "f")
 
 
 _NUMBER_WORD = "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True))
-_SPELLED = re.compile(rf"\b(?:{_NUMBER_WORD})(?:(?:[\s-]+|\s+and\s+)(?:{_NUMBER_WORD}))*\b", re.I)
+_NUMBER_TOKEN = re.compile(rf"\d[\d,]*(?:\.\d+)?|\b(?:{_NUMBER_WORD}|and)\b", re.I)
+_JOINER = re.compile(r"[\s-]*")
 
 
-_CAPITALISED = re.compile(r"(?<![\w'’-])[^\W\d_][\w'’-]*")
+# A word, maybe hyphenated ("al-Sisi"); an opening quote is not part of it ("'Barbarossa'").
+_CAPITALISED = re.compile(r"(?<![\w’-])(?<!\w')[^\W\d_][\w'’-]*")
+# Words as names are read: letters first, then letters or digits ("G20", "MH17").
+_NAME_WORD = re.compile(r"[^\W\d_][\w'’]*")
 
 
 def names(text: str) -> set[str]:
@@ -186,12 +260,13 @@ def names(text: str) -> set[str]:
     this is empty and the check rests on numbers."""
     found: set[str] = set()
     for match in _CAPITALISED.finditer(_fold_accents(text)):
-        if not match.group(0)[0].isupper():
-            continue
-        name = _POSSESSIVE.sub("", match.group(0).lower().replace("’", "'"))
-        for word in name.split("-"):  # "Al-Thani" is found as the words "al" and "thani"
-            if len(word) > 1 and word not in STOPWORDS and not word[0].isdigit():
-                found.add(word)
+        # "Al-Thani" is found as the words "al" and "thani"; "al-Sisi" as "sisi".
+        for part in match.group(0).replace("’", "'").split("-"):
+            if not part or not part[0].isupper():
+                continue
+            word = _POSSESSIVE.sub("", part.lower())
+            if len(word) > 1 and word not in STOPWORDS and word not in _NUMBER_WORDS:
+                found.add(word)  # "Forty-two" is a number, not a name
     return found
 
 
@@ -203,14 +278,11 @@ def facts(text: str) -> set[str]:
 def word_set(text: str) -> set[str]:
     """Every word and number of a text, lowercased, possessives dropped: where facts are
     looked up."""
-    return {_POSSESSIVE.sub("", w) for w in words(text)} | numbers(text)
+    folded = _fold_accents(text)
+    found = {_POSSESSIVE.sub("", w) for w in _folded_words(folded)} | numbers(folded)
+    for word in _NAME_WORD.findall(folded):  # "G20" as a name reads it
+        found.add(_POSSESSIVE.sub("", word.lower().replace("’", "'")))
+    return found
 
 
 _POSSESSIVE = re.compile(r"'s?$")
-
-
-def _normalise_number(token: str) -> str:
-    token = token.replace(",", "")
-    if "." in token:
-        token = token.rstrip("0").rstrip(".")
-    return token.lstrip("0") or "0"

@@ -22,10 +22,21 @@ PASSAGES = [
         ("It lasted 42 days [1, 2].", [(1, 2)]),
         ("It lasted 42 days [1][2].", [(1, 2)]),
         ("It lasted 42 days. [2] Witkoff left [3].", [(2,), (3,)]),
+        ("It lasted 42 days.[2] Witkoff left.[3]", [(2,), (3,)]),
+        ("It lasted 42 days. [2].", [(2,)]),
         ("[1] It lasted 42 days.", [(1,)]),
         ("It lasted 42 days.", [()]),
     ],
-    ids=["single", "comma-list", "adjacent", "marker-after-period", "leading", "none"],
+    ids=[
+        "single",
+        "comma-list",
+        "adjacent",
+        "marker-after-period",
+        "marker-after-stop-unspaced",
+        "marker-between-stops",
+        "leading",
+        "none",
+    ],
 )
 def test_markers_are_parsed_in_every_common_form(answer: str, cited: list[tuple[int, ...]]) -> None:
     claims = parse_claims(answer)
@@ -131,6 +142,27 @@ def test_the_model_saying_the_passages_do_not_answer_is_recognised(text: str) ->
     assert verify(text, PASSAGES, "Who won?").abstained
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "None of the articles say.",
+        "The articles dont say.",
+        "I do not know.",
+        "Neither passage says.",
+    ],
+)
+def test_other_ways_of_saying_the_passages_do_not_answer_are_recognised(text: str) -> None:
+    assert is_abstention(text)
+
+
+def test_a_cited_claim_that_something_was_not_given_is_a_claim_not_an_abstention() -> None:
+    passages = [Passage(1, "d", "Attack", "Police gave no details of the victims.", 0, 38, 1.0)]
+    checked = verify("Police gave no details of the victims [1].", passages, "What did police say?")
+    assert not checked.abstained
+    assert checked.text == "Police gave no details of the victims [1]."
+    assert verify("The passages do not say [1].", passages, "What did police say?").abstained
+
+
 def test_an_answer_with_a_supported_claim_is_not_an_abstention() -> None:
     checked = verify("The truce lasted 42 days [1]. The rest is not mentioned.", PASSAGES, "?")
     assert not checked.abstained
@@ -153,3 +185,48 @@ def test_a_copied_headline_is_not_a_claim() -> None:
         "Gaza truce talks: a note to readers [1]", passages, "What does it say?"
     ).claims
     assert not verify("Gaza truce talks [1].", passages, "What does it say?").claims
+
+
+def test_a_name_or_figure_that_is_also_in_a_headline_is_a_claim() -> None:
+    passages = [
+        Passage(1, "d", "Witkoff arrives in Doha", "Witkoff arrived on Sunday.", 0, 26, 1.0),
+        Passage(2, "e", "Talks resume 120 days into war", "It killed 12 people.", 0, 20, 1.0),
+    ]
+    assert verify("12 [2].", passages, "How many did the attack kill?").text == "12 [1]."
+    assert not verify("Witkoff arrives [1].", passages, "Who came?").claims  # the headline's words
+
+
+@pytest.mark.parametrize(
+    ("claim", "passage", "stands"),
+    [
+        ("Forty-two days [1].", "The truce lasted 42 days.", True),
+        ("It lasted forty-two days [1].", "The truce lasted 42 days.", True),
+        ("It killed 1,200 people [1].", "The attack killed twelve hundred people.", True),
+        ("About 2 million people fled [1].", "About two million people fled.", True),
+        ("1,200,000 people fled [1].", "About 1.2 million people fled.", True),
+        ("It cost 1.2 billion dollars [1].", "The bridge cost 1.2 million dollars.", False),
+        ("24 hostages were freed [1].", "Hamas freed two dozen hostages.", True),
+        ("It lasted 2 hours [1].", "It lasted between two and three hours.", True),
+    ],
+)
+def test_numbers_are_compared_by_value_in_digits_words_and_scale(
+    claim: str, passage: str, stands: bool
+) -> None:
+    passages = [Passage(1, "d", "Report", passage, 0, len(passage), 1.0)]
+    assert bool(verify(claim, passages, "What happened?").claims) is stands
+
+
+@pytest.mark.parametrize(
+    ("claim", "passage", "stands"),
+    [
+        ("Abdel Fattah al-Sisi [1].", "Egypt's president Abdel Fattah al-Assad spoke.", False),
+        ("Abdel Fattah al-Sisi [1].", "Egypt's president Abdel Fattah al-Sisi spoke.", True),
+        ("They called it 'Barbarossa' [1].", "The planners called it Overlord.", False),
+        ("The G20 summit in New Delhi [1].", "Leaders met at the G20 summit in New Delhi.", True),
+    ],
+)
+def test_names_with_a_lowercase_prefix_quotes_or_digits_are_checked(
+    claim: str, passage: str, stands: bool
+) -> None:
+    passages = [Passage(1, "d", "Report", passage, 0, len(passage), 1.0)]
+    assert bool(verify(claim, passages, "Where did leaders meet?").claims) is stands
