@@ -102,7 +102,7 @@ def parse_claims(answer: str) -> list[Claim]:
             sentence = sentence[leading.end() :]
         cited = _numbers_in(sentence)
         text = _MARKER.sub("", sentence)
-        text = re.sub(r"\s+([.,;:!?])", r"\1", " ".join(text.split())).strip()
+        text = re.sub(r"\s+([.,;:!?。，；：！？])", r"\1", " ".join(text.split())).strip()
         if text.strip(" .,;:!?-"):
             claims.append((text, cited))
         elif claims:
@@ -232,7 +232,7 @@ def _with_marks(text: str, marks: str) -> str:
         return text
     body = text.rstrip()
     end = len(body)
-    while end and body[end - 1] in '.!?"”’':
+    while end and body[end - 1] in '.!?。！？"”’':
         end -= 1
     return f"{body[:end]} {marks}{body[end:]}"
 

@@ -45,9 +45,14 @@ _NUMBER_WORDS = {
 _NOT_TOPIC = STOPWORDS | _NUMBER_WORDS.keys()  # number words count as their values
 
 # Letters of any script ("Besançon", "Jerónimo", "Zürich" are one word each), so that a name
-# with an accent is found in the passage it came from.
-_LETTERS = r"[^\W\d_]+"
-_WORD = re.compile(rf"{_LETTERS}(?:['’]{_LETTERS})*|\d[\d,]*(?:\.\d+)?")
+# with an accent is found in the passage it came from. Scripts written without spaces (Chinese,
+# Japanese, Thai, Lao, Khmer, Myanmar) are read a letter at a time: a run of them is a phrase.
+_SPACELESS = (
+    "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+)
+_LETTERS = rf"[^\W\d_{_SPACELESS}]+"
+_WORD = re.compile(rf"{_LETTERS}(?:['’]{_LETTERS})*|[{_SPACELESS}]+|\d[\d,]*(?:\.\d+)?")
+_SPACELESS_RUN = re.compile(rf"[{_SPACELESS}]+")
 _HYPHENATED = re.compile(rf"{_LETTERS}(?:-{_LETTERS})+")
 # A sentence ends at . ! ? (maybe closed by a quote or bracket) before a capital, digit or quote.
 _BOUNDARY = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"”’)\]]))\s+(?=[\"“‘(\[]?[A-Z0-9])|\s*\n\s*")
@@ -123,7 +128,14 @@ def words(text: str) -> list[str]:
 
 
 def _folded_words(folded: str) -> list[str]:
-    return [w.lower().replace("’", "'") for w in _WORD.findall(folded)]
+    found: list[str] = []
+    for word in _WORD.findall(folded):
+        if len(word) > 2 and _SPACELESS_RUN.fullmatch(word):
+            # Pairs of letters stand for words: "威特科夫" is in "特使威特科夫周日"; "普京" is not.
+            found.extend(word[i : i + 2] for i in range(len(word) - 1))
+        else:
+            found.append(word.lower().replace("’", "'"))
+    return found
 
 
 def _fold_accents(text: str) -> str:
@@ -135,7 +147,8 @@ def _fold_accents(text: str) -> str:
 
 
 def content_words(text: str) -> set[str]:
-    """Stemmed words that carry topic: no stopwords, no one-letter words, numbers normalised;
+    """Stemmed words that carry topic: no stopwords, no one-letter words (but a letter of a
+    script written without spaces, read in pairs), numbers normalised;
     a hyphenated word also counts whole ("cease-fire" carries 'ceasef' like "ceasefire")."""
     folded = _fold_accents(text)  # once: sentence scoring reads every retrieved sentence
     out = numbers(folded)  # "forty-two" and "42" are one word, "1.2 million" one number
@@ -144,7 +157,9 @@ def content_words(text: str) -> set[str]:
         if not all(part in _NUMBER_WORDS for part in parts):
             out.add(stem("".join(parts)))
     for word in _folded_words(folded):
-        if len(word) > 1 and not word[0].isdigit() and word not in _NOT_TOPIC:
+        if word[0].isdigit() or word in _NOT_TOPIC:
+            continue
+        if len(word) > 1 or _SPACELESS_RUN.match(word):
             out.add(stem(word))
     return out
 

@@ -230,3 +230,9 @@ def test_names_with_a_lowercase_prefix_quotes_or_digits_are_checked(
 ) -> None:
     passages = [Passage(1, "d", "Report", passage, 0, len(passage), 1.0)]
     assert bool(verify(claim, passages, "Where did leaders meet?").claims) is stands
+
+
+def test_a_script_without_spaces_is_read_in_pairs_of_letters() -> None:
+    passages = [Passage(1, "d", "t", "特朗普的中东特使威特科夫周日抵达多哈。", 0, 19, 1.0)]
+    assert verify("威特科夫 [1]。", passages, "特使是谁？").text == "威特科夫 [1]。"
+    assert not verify("普京 [1]。", passages, "特使是谁？").claims  # Putin: not in the passage
