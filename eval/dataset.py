@@ -86,6 +86,8 @@ def load_dataset(path: Path) -> list[EvalItem]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise DatasetError(f"{path}: cannot read the dataset ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     return parse_dataset(text.splitlines(), source=str(path))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Collection, Iterable, Sequence
+from decimal import Decimal
 
 __all__ = [
     "answer_matches",
@@ -39,19 +40,28 @@ _TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ni
 _SMALL = {word: n for n, word in enumerate(_ONES)} | {
     word: 10 * n for n, word in enumerate(_TENS, start=2)
 }
-_SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
+_SCALES = {
+    "hundred": 100,
+    "thousand": 1_000,
+    "million": 1_000_000,
+    "billion": 1_000_000_000,
+    "trillion": 1_000_000_000_000,
+}
 _SKIP = frozenset({"a", "an", "the"})
 _CITATION_MARK = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 Ranking = Sequence[str | Collection[str]]
-_TOKEN = re.compile(r"\d+(?:\.\d+)?|[^\W\d_]+")
+_DIGITS = r"\d+(?:\.\d+)?"
+_TOKEN = re.compile(rf"{_DIGITS}|[^\W\d_]+")
+_NUMBER = re.compile(_DIGITS)
 _PERCENT = re.compile(r"%")
 
 
 def normalize_answer(text: str) -> str:
     """Lower case, no punctuation or citation markers, number words as digits, singular units.
 
-    "Forty-two days [1]." and "42 day" both become "42 day"; "1,000" becomes "1000".
+    "Forty-two days [1]." and "42 day" both become "42 day"; "1,000" becomes "1000", and so do
+    "1 thousand" and "one thousand".
     """
     text = _CITATION_MARK.sub(" ", text.lower())
     text = _PERCENT.sub(" percent ", _THOUSANDS.sub("", text))
@@ -196,12 +206,20 @@ def _singular(token: str) -> str:
 
 
 def _numbers_as_digits(tokens: list[str]) -> list[str]:
-    """Runs of number words ("forty two", "one thousand", "six") become one digit string."""
+    """Runs of number words ("forty two", "one thousand", "six") become one digit string, and
+    so does a number in digits with the scale words after it ("2 million", "1.2 billion")."""
     out: list[str] = []
     total = current = 0
     in_number = False
     for token in tokens:
-        if token in _SMALL:
+        if _SCALES.get(token, 0) >= 1_000 and not in_number and out and _NUMBER.fullmatch(out[-1]):
+            # Decimal, not float: "1.2 million" must be 1200000, as "1,200,000" is.
+            value = Decimal(out.pop()) * _SCALES[token]
+            if value == value.to_integral_value():
+                total, in_number = int(value), True  # "2 thousand five hundred": one number
+            else:
+                out.append(format(value.normalize(), "f"))
+        elif token in _SMALL:
             current += _SMALL[token]
             in_number = True
         elif token in _SCALES and (in_number or token != "hundred"):

@@ -22,7 +22,8 @@ value:
   A gold answer may list the natural variants ("Doha", "Doha, Qatar") so that a name given
   as context is allowed.
 - ``token_f1`` is the official SQuAD token F1 of the answer (without markers; empty when
-  abstaining) against the best gold answer; an unanswerable item scores 1 when abstained.
+  abstaining) against the best gold answer; an unanswerable item scores 1 when abstained, and
+  an item with ``accept`` patterns but no gold answers has none (no text to compare with).
 
 How each kind counts:
 - ``answer_accuracy`` is the share of items judged correct, whatever their kind: an answerable
@@ -107,7 +108,7 @@ class Verdict:
     ndcg_at_5: float | None = None
     citation_precision: float | None = None
     citation_recall: float | None = None
-    token_f1: float | None = None  # None for a bare injection (nothing to compare with)
+    token_f1: float | None = None  # None without gold answers (bare injection, accept only)
     conflicts: tuple[str, ...] = ()  # values stated that no gold answer allows
     reasons: tuple[str, ...] = ()  # every check that failed, for people reading the report
 
@@ -184,7 +185,9 @@ def score_item(item: EvalItem, obs: Observation, *, prompts: Sequence[str] = ())
         correct = False
         reasons.append(f"request failed: {obs.error}")
     token_f1: float | None = None
-    if item.has_answer or item.expects_abstention:
+    # Only against gold text: an item judged by its accept patterns alone would score against
+    # the empty answer, so abstaining 1 and a right answer 0.
+    if item.answers or item.expects_abstention:
         said = prediction(obs.answer, abstained)
         token_f1 = 0.0 if obs.error is not None else max_over_gold(item.answers, said)[1]
 

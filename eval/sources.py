@@ -4,7 +4,8 @@
   ``seeds/`` (of the folder the command runs in) plus ``eval/datasets/news_extra_docs.jsonl``,
   documents that carry injected instructions; ``--index-dir`` evaluates an existing index
   instead;
-- ``squad:PATH``, or a path to a file shaped like SQuAD 2.0 JSON: its questions, over an
+- ``squad:PATH``, or a path to a ``.json`` file holding one object with a ``data`` key (as
+  SQuAD 2.0 JSON does; a malformed one is reported as a SQuAD file): its questions, over an
   index of its paragraphs;
 - any other path: an eval JSONL over the configured index, or over ``--corpus`` documents.
 """

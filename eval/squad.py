@@ -44,27 +44,25 @@ class SquadSet:
 
 
 def is_squad_file(path: Path) -> bool:
-    """Whether ``path`` looks like a SQuAD JSON file: one object with a ``data`` list of
-    articles that have ``paragraphs``. A JSONL eval set (several objects) is not one."""
+    """Whether ``path`` is meant as a SQuAD file: a ``.json`` file holding one object with a
+    ``data`` key. Its shape is not checked here, so that a malformed one goes to
+    ``load_squad``, which names the problem. A JSONL eval set (several objects) is not one."""
     if path.suffix.lower() != ".json":
         return False
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return False
-    data = raw.get("data") if isinstance(raw, dict) else None
-    return (
-        isinstance(data, list)
-        and bool(data)
-        and all(isinstance(a, dict) and isinstance(a.get("paragraphs"), list) for a in data)
-    )
+    return isinstance(raw, dict) and "data" in raw
 
 
 def load_squad(path: Path) -> SquadSet:
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path}: cannot read the SQuAD file ({exc})") from exc
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read the SQuAD file ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 __all__ = ["Values", "conflicts", "is_name", "stated"]
 
@@ -131,11 +132,12 @@ def _numbers(text: str) -> tuple[set[float], set[str]]:
             value = float(raw.replace(",", ""))
             scale = _SCALES.get(_word_at(tokens, i + 1))
             if scale and scale >= 1000:
-                quantities.add(value * scale)
+                # Decimal, not float: 4.1 * 1e6 in floats is 4099999.9999999995, not 4,100,000.
+                quantities.add(float(Decimal(raw.replace(",", "")) * scale))
                 i += 2
                 continue
             month = _month_near(tokens, i)
-            if month and value.is_integer() and 1 <= value <= 31 and not m.group("ord"):
+            if month and value.is_integer() and 1 <= value <= 31:
                 dates.update({f"m{month}", f"d{month}-{int(value)}"})
             elif "," not in raw and "." not in raw and len(raw) == 4 and 1000 <= value <= 2100:
                 dates.add(f"y{int(value)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -167,6 +168,13 @@ def test_missing_and_empty_files_are_user_errors(tmp_path: Path) -> None:
     empty.write_text("\n")
     with pytest.raises(DatasetError, match="has no questions"):
         load_dataset(empty)
+
+
+def test_a_file_that_is_not_utf8_text_is_named(tmp_path: Path) -> None:
+    binary = tmp_path / "binary.jsonl"
+    binary.write_bytes(b"\xff\xfe not text\n")
+    with pytest.raises(DatasetError, match=re.escape(f"{binary}: not UTF-8 text (")):
+        load_dataset(binary)
 
 
 def test_select_items_filters_by_kind_and_limit() -> None:

@@ -19,9 +19,16 @@ from eval import metrics
         ("Twenty four hostages", "24 hostage"),
         ("an 8% rise", "8 percent rise"),
         ("Steve Witkoff [1][2], the envoy", "steve witkoff envoy"),
+        ("2 million people", "2000000 people"),
+        ("1.2 million", "1200000"),
+        ("a $2.2 billion deal", "2200000000 deal"),
+        ("2 thousand five hundred", "2500"),
+        ("3 trillion", "3000000000000"),
+        ("2 hundred", "2 hundred"),
     ],
     ids=["hyphenated-words", "six-weeks", "thousands-separator", "scale-word", "compound",
-         "percent", "citation-markers"],
+         "percent", "citation-markers", "digits-and-scale", "decimal-and-scale", "dollars",
+         "digits-scale-words", "trillion", "hundred-stays"],
 )  # fmt: skip
 def test_normalize_answer(text: str, normalized: str) -> None:
     assert metrics.normalize_answer(text) == normalized
@@ -38,9 +45,16 @@ def test_normalize_answer(text: str, normalized: str) -> None:
         ("Up to 24 living hostages [1]; about 50 [2].", [], [r"(?=.*\b24\b)(?=.*\b50\b)"], True),
         ("About 50 hostages remain [1].", [], [r"(?=.*\b24\b)(?=.*\b50\b)"], False),
         ("The articles don't say.", ["Steve Witkoff"], [r"witkoff"], False),
+        ("Two million people fled [1].", ["2 million"], [], True),
+        ("2,000,000 people fled [1].", ["2 million"], [], True),
+        ("2 million people fled [1].", ["two million"], [], True),
+        ("It cost $2.2 billion [1].", ["2,200,000,000"], [], True),
+        ("It cost $2.2 billion [1].", ["2.2 million"], [], False),
     ],
     ids=["number-words", "unit-plural", "separator", "no-substring", "accept-regex",
-         "both-figures", "one-figure-only", "abstention"],
+         "both-figures", "one-figure-only", "abstention", "words-for-digits-and-scale",
+         "separators-for-digits-and-scale", "digits-and-scale-for-words", "decimal-and-scale",
+         "other-scale"],
 )  # fmt: skip
 def test_answer_matches(
     answer: str, accepted: list[str], accept: list[str], expected: bool

@@ -210,6 +210,29 @@ def test_cli_names_a_bad_split_or_a_missing_squad_file_in_one_line(tmp_path: Pat
         assert done.stderr.strip().count("\n") == 0 and message in done.stderr, done.stderr
 
 
+def test_a_broken_squad_or_binary_file_given_as_a_path_is_named_in_one_line(
+    tmp_path: Path,
+) -> None:
+    from tests.eval.test_compare import rag_eval
+
+    raw = tiny_squad()
+    raw["data"][0]["paragraphs"] = "oops"  # type: ignore[index]
+    squad = tmp_path / "squad.json"
+    squad.write_text(json.dumps(raw, indent=1), encoding="utf-8")
+    with pytest.raises(InputError, match=r"squad\.json: article 0: expected an object"):
+        resolve(str(squad))
+    binary = tmp_path / "binary.json"
+    binary.write_bytes(b"\xff\xfe{}")
+    for path, message in [
+        (squad, f"{squad}: article 0: expected an object with a 'paragraphs' list"),
+        (binary, f"{binary}: not UTF-8 text (invalid start byte at byte 0)"),
+    ]:
+        done = rag_eval("--dataset", str(path), cwd=tmp_path)
+        assert done.returncode == 1, done.stderr
+        assert done.stderr.startswith(f"error: {message}"), done.stderr
+        assert done.stderr.strip().count("\n") == 0, done.stderr
+
+
 @pytest.mark.usefixtures("in_project")
 def test_the_news_set_named_by_its_path_still_brings_its_documents(tmp_path: Path) -> None:
     from eval.dataset import default_dataset_path

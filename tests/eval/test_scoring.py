@@ -167,6 +167,19 @@ def test_token_f1_is_reported_per_item_and_overall() -> None:
     assert summary.conflicting == 1 and summary.answer_accuracy == 0.5
 
 
+def test_an_item_judged_by_accept_patterns_alone_has_no_token_f1() -> None:
+    # No gold text to compare with: F1 against nothing would score abstaining 1, Doha 0.
+    talks = EvalItem("talks", "Where were the talks held?", "factoid", (), ("a",),
+                     accept=(r"\bdoha\b",))  # fmt: skip
+    right = score_item(talks, observe("The talks were held in Doha [1].", "a"))
+    gave_up = score_item(talks, observe("The articles don't say.", abstained=True))
+    assert right.correct and right.token_f1 is None
+    assert not gave_up.correct and gave_up.token_f1 is None
+    summary = summarize([result(talks, observe("The talks were held in Doha [1].", "a")),
+                         result(HOSTAGES, observe("30 [1]", "a"))])  # fmt: skip
+    assert summary.token_f1 == 1.0  # the hostages item alone
+
+
 @pytest.mark.parametrize(
     ("answer", "resisted"),
     [

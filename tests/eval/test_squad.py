@@ -110,11 +110,27 @@ def test_the_shape_is_detected_and_other_files_are_not_taken_for_squad(tmp_path:
     assert is_squad_file(NORMANS)
     assert not is_squad_file(default_dataset_path())  # the news JSONL
     other = tmp_path / "other.json"
-    other.write_text('{"data": [{"rows": []}]}', encoding="utf-8")
+    other.write_text('{"rows": [{"data": []}]}', encoding="utf-8")
     assert not is_squad_file(other)
+    listed = tmp_path / "listed.json"
+    listed.write_text('[{"data": []}]', encoding="utf-8")
+    assert not is_squad_file(listed)
     broken = tmp_path / "broken.json"
     broken.write_text("{not json", encoding="utf-8")
     assert not is_squad_file(broken)
+
+
+def test_a_json_object_with_data_is_taken_for_squad_so_its_loader_names_the_problem(
+    tmp_path: Path,
+) -> None:
+    # Read as a JSONL eval set instead, it failed on line 1 with "invalid JSON" or "'id'".
+    raw = tiny_squad()
+    raw["data"][0]["paragraphs"] = "oops"  # type: ignore[index]
+    path = tmp_path / "pretty.json"
+    path.write_text(json.dumps(raw, indent=1), encoding="utf-8")
+    assert is_squad_file(path)
+    with pytest.raises(DatasetError, match=r"pretty.json: article 0: .* 'paragraphs' list"):
+        load_squad(path)
 
 
 @pytest.mark.parametrize(

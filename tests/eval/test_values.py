@@ -90,3 +90,41 @@ def test_values_from_the_question_and_its_conversation_never_conflict() -> None:
     assert conflicts(answer, "And how many prisoners?", golds) == ("30",)
     asked = "And how many prisoners? Hamas released 30 hostages during the first phase [1]."
     assert conflicts(answer, asked, golds) == ()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "on October 7th, 2023",
+        "on the 7th of October, 2023",
+        "on Oct. 7th 2023",
+        "on 7 October 2023",
+    ],
+    ids=["month-ordinal", "ordinal-of-month", "abbreviated", "cardinal"],
+)
+def test_a_day_beside_a_month_is_a_date_even_as_an_ordinal(text: str) -> None:
+    values = stated(text)
+    assert values.quantities == set()
+    assert values.dates == {"y2023", "m10", "d10-7"}
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "1,200 people were killed on October 7th [1].",
+        "1,200 were killed on the 7th of October [1].",
+    ],
+    ids=["month-ordinal", "ordinal-of-month"],
+)
+def test_an_ordinal_date_is_no_second_death_toll(answer: str) -> None:
+    assert conflicts(answer, "How many people were killed in the attack?", ["1,200"]) == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "gold"),
+    [("4.1 million", "4,100,000"), ("$8.2 billion", "8,200,000,000"), ("1.5 million", "1,500,000")],
+    ids=["4.1-million", "8.2-billion", "1.5-million"],
+)
+def test_a_decimal_times_a_scale_word_is_the_exact_number(text: str, gold: str) -> None:
+    assert stated(text).quantities == stated(gold).quantities
+    assert conflicts(f"About {text} people fled [1].", "How many people fled?", [gold]) == ()
