@@ -281,7 +281,7 @@ def names(text: str) -> set[str]:
                 continue
             word = _POSSESSIVE.sub("", part.lower())
             if len(word) > 1 and word not in STOPWORDS and word not in _NUMBER_WORDS:
-                found.add(word)  # "Forty-two" is a number, not a name
+                found.add(_MONTHS.get(word, word))  # "Forty-two" is a number, not a name
     return found
 
 
@@ -297,7 +297,17 @@ def word_set(text: str) -> set[str]:
     found = {_POSSESSIVE.sub("", w) for w in _folded_words(folded)} | numbers(folded)
     for word in _NAME_WORD.findall(folded):  # "G20" as a name reads it
         found.add(_POSSESSIVE.sub("", word.lower().replace("’", "'")))
+    found.update(m.group(0).replace(".", "").lower() for m in _INITIALISM.finditer(folded))
+    found.update(_MONTHS[word] for word in found & _MONTHS.keys())
     return found
 
 
 _POSSESSIVE = re.compile(r"'s?$")
+# "U.S." is the name "US", "U.N." is "UN".
+_INITIALISM = re.compile(r"(?<![\w.])(?:[^\W\d_]\.){2,}")
+# A month's short form names the month: "Oct. 7" and "7 October" are one date.
+_MONTHS = {
+    "jan": "january", "feb": "february", "mar": "march", "apr": "april", "jun": "june",
+    "jul": "july", "aug": "august", "sep": "september", "sept": "september", "oct": "october",
+    "nov": "november", "dec": "december",
+}  # fmt: skip

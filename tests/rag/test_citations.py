@@ -223,6 +223,10 @@ def test_numbers_are_compared_by_value_in_digits_words_and_scale(
         ("Abdel Fattah al-Sisi [1].", "Egypt's president Abdel Fattah al-Sisi spoke.", True),
         ("They called it 'Barbarossa' [1].", "The planners called it Overlord.", False),
         ("The G20 summit in New Delhi [1].", "Leaders met at the G20 summit in New Delhi.", True),
+        ("On Oct. 7, 2023 [1].", "Hamas attacked on 7 October 2023.", True),
+        ("On 7 October 2023 [1].", "Hamas attacked on Oct. 7, 2023.", True),
+        ("On 7 November 2023 [1].", "Hamas attacked on Oct. 7, 2023.", False),
+        ("US officials said so [1].", "U.S. officials said so.", True),
     ],
 )
 def test_names_with_a_lowercase_prefix_quotes_or_digits_are_checked(
