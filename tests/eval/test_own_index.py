@@ -214,13 +214,9 @@ def test_a_broken_squad_or_binary_file_given_as_a_path_is_named_in_one_line(
     tmp_path: Path,
 ) -> None:
     from tests.eval.test_compare import rag_eval
+    from tests.eval.test_squad import broken_squad
 
-    raw = tiny_squad()
-    raw["data"][0]["paragraphs"] = "oops"  # type: ignore[index]
-    squad = tmp_path / "squad.json"
-    squad.write_text(json.dumps(raw, indent=1), encoding="utf-8")
-    with pytest.raises(InputError, match=r"squad\.json: article 0: expected an object"):
-        resolve(str(squad))
+    squad = broken_squad(tmp_path / "squad.json")
     binary = tmp_path / "binary.json"
     binary.write_bytes(b"\xff\xfe{}")
     for path, message in [

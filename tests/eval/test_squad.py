@@ -120,14 +120,19 @@ def test_the_shape_is_detected_and_other_files_are_not_taken_for_squad(tmp_path:
     assert not is_squad_file(broken)
 
 
+def broken_squad(path: Path) -> Path:
+    """A SQuAD file, pretty-printed, whose article has no list of paragraphs."""
+    raw = tiny_squad()
+    raw["data"][0]["paragraphs"] = "oops"  # type: ignore[index]
+    path.write_text(json.dumps(raw, indent=1), encoding="utf-8")
+    return path
+
+
 def test_a_json_object_with_data_is_taken_for_squad_so_its_loader_names_the_problem(
     tmp_path: Path,
 ) -> None:
     # Read as a JSONL eval set instead, it failed on line 1 with "invalid JSON" or "'id'".
-    raw = tiny_squad()
-    raw["data"][0]["paragraphs"] = "oops"  # type: ignore[index]
-    path = tmp_path / "pretty.json"
-    path.write_text(json.dumps(raw, indent=1), encoding="utf-8")
+    path = broken_squad(tmp_path / "pretty.json")
     assert is_squad_file(path)
     with pytest.raises(DatasetError, match=r"pretty.json: article 0: .* 'paragraphs' list"):
         load_squad(path)

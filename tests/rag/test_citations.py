@@ -135,24 +135,15 @@ def test_repeating_a_word_the_question_quotes_is_not_an_answer() -> None:
         "The passages do not mention who won.",
         "This information is not provided in the passages.",
         "I cannot answer that from the given text.",
-    ],
-)
-def test_the_model_saying_the_passages_do_not_answer_is_recognised(text: str) -> None:
-    assert is_abstention(text)
-    assert verify(text, PASSAGES, "Who won?").abstained
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
         "None of the articles say.",
         "The articles dont say.",
         "I do not know.",
         "Neither passage says.",
     ],
 )
-def test_other_ways_of_saying_the_passages_do_not_answer_are_recognised(text: str) -> None:
+def test_the_model_saying_the_passages_do_not_answer_is_recognised(text: str) -> None:
     assert is_abstention(text)
+    assert verify(text, PASSAGES, "Who won?").abstained
 
 
 def test_a_cited_claim_that_something_was_not_given_is_a_claim_not_an_abstention() -> None:
@@ -207,18 +198,6 @@ def test_a_name_or_figure_that_is_also_in_a_headline_is_a_claim() -> None:
         ("It cost 1.2 billion dollars [1].", "The bridge cost 1.2 million dollars.", False),
         ("24 hostages were freed [1].", "Hamas freed two dozen hostages.", True),
         ("It lasted 2 hours [1].", "It lasted between two and three hours.", True),
-    ],
-)
-def test_numbers_are_compared_by_value_in_digits_words_and_scale(
-    claim: str, passage: str, stands: bool
-) -> None:
-    passages = [Passage(1, "d", "Report", passage, 0, len(passage), 1.0)]
-    assert bool(verify(claim, passages, "What happened?").claims) is stands
-
-
-@pytest.mark.parametrize(
-    ("claim", "passage", "stands"),
-    [
         ("Abdel Fattah al-Sisi [1].", "Egypt's president Abdel Fattah al-Assad spoke.", False),
         ("Abdel Fattah al-Sisi [1].", "Egypt's president Abdel Fattah al-Sisi spoke.", True),
         ("They called it 'Barbarossa' [1].", "The planners called it Overlord.", False),
@@ -229,11 +208,13 @@ def test_numbers_are_compared_by_value_in_digits_words_and_scale(
         ("US officials said so [1].", "U.S. officials said so.", True),
     ],
 )
-def test_names_with_a_lowercase_prefix_quotes_or_digits_are_checked(
+def test_numbers_by_value_and_names_in_any_form_are_found_in_the_passage(
     claim: str, passage: str, stands: bool
 ) -> None:
+    # Numbers in digits, words and scale words; names with a lowercase prefix, in quotes, with
+    # digits; a month's short form, a dotted initialism.
     passages = [Passage(1, "d", "Report", passage, 0, len(passage), 1.0)]
-    assert bool(verify(claim, passages, "Where did leaders meet?").claims) is stands
+    assert bool(verify(claim, passages, "What happened?").claims) is stands
 
 
 def test_a_script_without_spaces_is_read_in_pairs_of_letters() -> None:
