@@ -189,13 +189,16 @@ def _copies_a_title(text: str, passages: Sequence[Passage]) -> bool:
     """Whether the claim is a run of whole words of a passage's headline, or the headline and
     little else ("12" is no copy of "Talks resume 120 days into war")."""
     said = words(text)
+    if not said:
+        return False
+    said_length = len(" ".join(said))
     for passage in passages:
         title = words(passage.title)
-        if not said or not title:
+        if not title:
             continue
         if _within(said, title):
             return True
-        if _within(title, said) and len(" ".join(said)) <= len(" ".join(title)) + 12:
+        if _within(title, said) and said_length <= len(" ".join(title)) + 12:
             return True
     return False
 

@@ -171,14 +171,15 @@ def numbers(text: str, *, lone_one: bool = True) -> set[str]:
     number ("how does one measure", "phase one")."""
     found: set[str] = set()
     for group in _number_groups(text):
-        if not lone_one and group == [("one", Decimal(1))]:
+        if not lone_one and group == [("unit", Decimal(1))]:  # only "one" reads as that
             continue
         found.update(_canonical(value) for value in _read_number(group))
     return found
 
 
 def _number_groups(text: str) -> Iterator[list[tuple[str, Decimal]]]:
-    """Runs of number tokens (digits, number words, an "and" between them) that touch."""
+    """Runs of number tokens (digits, number words, an "and" between them) that touch, each
+    as its kind (see ``_FOLLOWS``) and value."""
     group: list[tuple[str, Decimal]] = []
     end = 0
     for match in _NUMBER_TOKEN.finditer(text):
@@ -188,11 +189,11 @@ def _number_groups(text: str) -> Iterator[list[tuple[str, Decimal]]]:
             group = []
         if token == "and":
             if group:
-                group.append((token, Decimal(0)))
+                group.append(("and", Decimal(0)))
         elif token[0].isdigit():
-            group.append(("#", Decimal(token.replace(",", ""))))
+            group.append(("digits", Decimal(token.replace(",", ""))))
         else:
-            group.append((token, Decimal(_NUMBER_WORDS[token])))
+            group.append((_WORD_KIND[token], Decimal(_NUMBER_WORDS[token])))
         end = match.end()
     if group:
         yield group
@@ -204,8 +205,7 @@ def _read_number(group: list[tuple[str, Decimal]]) -> list[Decimal]:
     three", "nineteen ninety-nine") start the next one."""
     values: list[Decimal] = []
     total, current, last = Decimal(0), Decimal(0), ""
-    for token, value in group:
-        kind = _kind(token, value)
+    for kind, value in group:
         if kind == "and":
             if last not in ("hundred", "scale"):
                 if last:
@@ -230,16 +230,6 @@ def _read_number(group: list[tuple[str, Decimal]]) -> list[Decimal]:
     return values
 
 
-def _kind(token: str, value: Decimal) -> str:
-    if token in ("#", "and"):
-        return "digits" if token == "#" else "and"
-    if token == "hundred":
-        return "hundred"
-    if token == "dozen" or value >= 1000:
-        return "scale"
-    return "tens" if value >= 20 else "unit"  # "unit" covers one to nineteen
-
-
 # Which kind of token may continue a number after which: "forty" "two", "two" "hundred",
 # "hundred" "five", "2" "million", "million" "two"; anything else starts a new number.
 _FOLLOWS = {
@@ -258,6 +248,14 @@ def _canonical(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
+# "unit" is one to nineteen, "tens" twenty to ninety, "scale" multiplies what came before.
+_WORD_KIND = {
+    word: "hundred" if word == "hundred"
+    else "scale" if word == "dozen" or value >= 1000
+    else "tens" if value >= 20
+    else "unit"
+    for word, value in _NUMBER_WORDS.items()
+}  # fmt: skip
 _NUMBER_WORD = "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True))
 _NUMBER_TOKEN = re.compile(rf"\d[\d,]*(?:\.\d+)?|\b(?:{_NUMBER_WORD}|and)\b", re.I)
 _JOINER = re.compile(r"[\s-]*")
