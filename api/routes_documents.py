@@ -17,6 +17,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, ValidationError
+from python_multipart.multipart import parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -250,6 +251,13 @@ def _document(fields: DocumentFields, doc_id: str | None = None) -> Document:
 
 
 async def _from_upload(request: Request) -> list[Document]:
+    body = await request.body()  # kept by the request: the form below parses it, not the socket
+    _, options = parse_options_header(request.headers["content-type"])
+    boundary = options.get(b"boundary")  # without one, the form parser refuses the body (400)
+    if boundary and b"--" + boundary + b"--" not in body:
+        # The parser keeps quiet about a body cut off before its closing boundary: it yields
+        # no part, which would read as an upload without a 'file' field.
+        raise ApiError(400, code_for(400), "the multipart body ends before its closing boundary")
     form = await request.form(max_files=_MAX_FILES, max_fields=_MAX_FILES)
     try:
         unknown = sorted(set(form.keys()) - {"file"})

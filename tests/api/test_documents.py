@@ -154,6 +154,15 @@ def test_html_scripts_and_navigation_are_not_indexed(client: TestClient) -> None
         ({"json": {"doc_id": "../../etc/passwd", "text": ZEBRA}}, 422, "invalid_request"),
         ({"content": b'{"text": "unterminated'}, 400, "malformed_body"),
         (
+            {
+                "content": b'--b\r\nContent-Disposition: form-data; name="file"; '
+                b'filename="zebra.txt"\r\n\r\n' + ZEBRA.encode(),
+                "headers": {"Content-Type": "multipart/form-data; boundary=b"},
+            },
+            400,
+            "malformed_body",
+        ),
+        (
             {"content": b"text=hello", "headers": {"Content-Type": "text/plain"}},
             415,
             "unsupported_media_type",
@@ -170,6 +179,7 @@ def test_html_scripts_and_navigation_are_not_indexed(client: TestClient) -> None
         "text-not-string",
         "path-in-doc-id",
         "malformed-json",
+        "multipart-cut-off",
         "wrong-content-type",
     ],
 )
