@@ -182,25 +182,21 @@ def select_passages(
     budget_tokens: int,
     *,
     text_of: TextOf | None = None,
-    required: Sequence[ScoredSentence] = (),
     max_sentences: int = 4,
     min_relative: float = 0.6,
 ) -> list[Passage]:
     """The best sentences within ``budget_tokens``, neighbours joined, numbered from 1.
 
     Sentences scoring far below the best are left out: they cost reading time and tempt a
-    small model away from the answer. ``required`` sentences always go in (differing figures).
-    ``text_of(doc_id, start, end)`` reads the stored
+    small model away from the answer. ``text_of(doc_id, start, end)`` reads the stored
     document, so a joined passage's text is exactly ``document.text[start:end]``.
     """
     if not scored:
         return []
     floor = scored[0].score * min_relative
-    chosen: list[ScoredSentence] = list(required)
-    used = sum(estimate_tokens(s.text) + 6 for s in chosen)
+    chosen: list[ScoredSentence] = []
+    used = 0
     for sentence in scored:
-        if sentence in chosen:
-            continue
         cost = estimate_tokens(sentence.text) + 6
         if chosen and (
             used + cost > budget_tokens or sentence.score < floor or len(chosen) >= max_sentences
