@@ -31,8 +31,11 @@ class SlowCountingEmbedder(HashEmbedder):
 
 def embed_concurrently(embedder: BatchingEmbedder, texts: list[str]) -> dict[str, object]:
     results: dict[str, object] = {}
+    # All threads ask at once, however slowly a loaded machine starts them.
+    together = threading.Barrier(len(texts))
 
     def one(text: str) -> None:
+        together.wait(10)
         try:
             results[text] = embedder.embed([text])
         except Exception as exc:
