@@ -71,7 +71,8 @@ def test_a_lone_query_is_embedded_at_once() -> None:
     started = time.perf_counter()
     vector = embedder.embed(["just one"])
 
-    assert time.perf_counter() - started < 0.05
+    # No batching window: far below the 0.5 s of any window worth having, even on a busy machine.
+    assert time.perf_counter() - started < 0.5
     assert inner.calls == [1]
     assert vector.shape == (1, 64)
     assert embedder.embed(["a", "b", "c"]).shape == (3, 64)  # several texts go straight through
