@@ -113,6 +113,15 @@ def test_a_name_restated_without_its_accent_is_not_an_answer() -> None:
     assert checked.claims == ()
 
 
+def test_a_hyphenated_word_is_one_word_when_the_passage_writes_it_whole() -> None:
+    text = "The ceasefire talks resumed on Monday."
+    passages = [Passage(1, "a", "Talks", text, 0, len(text), 0.9)]
+
+    checked = verify("The cease-fire talks resumed [1].", passages, "What happened on Monday?")
+
+    assert [c.cited for c in checked.claims] == [(1,)]
+
+
 def test_restating_the_question_is_not_an_answer() -> None:
     question = "The first phase of the truce?"
     assert support("The first phase of the truce.", PASSAGES[0].text, question) == 0.0
