@@ -1,10 +1,10 @@
-"""The keyword side of the index: bm25s over stemmed, stopword-free tokens."""
+"""The keyword side of the index: bm25s over lower-case, stopword-free tokens."""
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import bm25s
@@ -15,34 +15,18 @@ _TOKEN_RE = re.compile(r"(?u)\b\w\w+\b")
 _STOPWORDS = frozenset(STOPWORDS_EN)
 
 
-def _load_stemmer() -> Callable[[str], str]:
-    try:
-        import Stemmer  # PyStemmer: optional; without it words are matched as written
-    except ImportError:
-        return lambda word: word
-    stem = Stemmer.Stemmer("english").stemWord
-    return stem
-
-
 class Tokenizer:
-    """Lower-case words of two or more characters, English stopwords out, Snowball-stemmed."""
+    """Lower-case words of two or more characters, English stopwords out, not stemmed.
 
-    def __init__(self) -> None:
-        self._stem = _load_stemmer()
-        self._cache: dict[str, str] = {}
+    Snowball stemming (PyStemmer) was measured on the dev sets: the gold document first for 179
+    of 223 SQuAD dev questions instead of 171, but for 16 of 23 news dev questions instead of
+    17, and the best sentence held the answer for one question fewer on each. Not worth a
+    dependency; and as an optional import it made an index's tokens depend on whether some
+    other package had installed it.
+    """
 
     def __call__(self, text: str) -> list[str]:
-        tokens = []
-        for word in _TOKEN_RE.findall(text.lower()):
-            if word in _STOPWORDS:
-                continue
-            stemmed = self._cache.get(word)
-            if stemmed is None:
-                stemmed = self._stem(word)
-                if len(self._cache) < 500_000:
-                    self._cache[word] = stemmed
-            tokens.append(stemmed)
-        return tokens
+        return [w for w in _TOKEN_RE.findall(text.lower()) if w not in _STOPWORDS]
 
 
 class KeywordIndex:

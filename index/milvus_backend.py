@@ -4,13 +4,13 @@ One client for both deployments: a file path is Milvus Lite (embedded, one proce
 ``http://host:19530`` a Milvus server or cluster, which shards and replicates. Three collections:
 
   {prefix}_chunks     chunk_id (int64, from a content hash), doc_id, ordinal, start, end, title,
-                      text, terms (our stemmed stopword-free tokens, analysed by Milvus), the
+                      text, terms (our stopword-free tokens, analysed by Milvus), the
                       BM25 sparse vector Milvus derives from ``terms``, and the dense vector
   {prefix}_documents  a document's text in parts of at most 60 kB, with its metadata
   {prefix}_meta       the embedding model and dimension the vectors were made with
 
-Keyword search is Milvus's own BM25 over ``terms``: feeding it our tokens keeps stemming and
-stopwords the same as the FAISS backend's bm25s (Milvus Lite's analyser neither stems nor drops
+Keyword search is Milvus's own BM25 over ``terms``: feeding it our tokens keeps the words and
+stopwords the same as the FAISS backend's bm25s (Milvus Lite's analyser does not drop
 stopwords). Writes touch only the rows of the documents named, by primary key: nothing is
 rewritten. Milvus has no transactions; a write killed midway leaves the document's old or new
 rows beside each other until the next write of that doc_id, which removes the leftovers.
