@@ -22,6 +22,7 @@ __all__ = [
     "default_dataset_path",
     "load_dataset",
     "parse_dataset",
+    "read_dataset_text",
     "select_items",
 ]
 
@@ -82,13 +83,18 @@ def default_dataset_path() -> Path:
 
 
 def load_dataset(path: Path) -> list[EvalItem]:
+    return parse_dataset(read_dataset_text(path, "the dataset").splitlines(), source=str(path))
+
+
+def read_dataset_text(path: Path, what: str) -> str:
+    """A dataset file's UTF-8 text; ``DatasetError`` naming ``path`` (and ``what`` it is) when
+    it cannot be read or is not UTF-8."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise DatasetError(f"{path}: cannot read the dataset ({exc.strerror or exc})") from exc
+        raise DatasetError(f"{path}: cannot read {what} ({exc.strerror or exc})") from exc
     except UnicodeDecodeError as exc:
         raise DatasetError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    return parse_dataset(text.splitlines(), source=str(path))
 
 
 def parse_dataset(lines: Iterable[str], *, source: str = "<dataset>") -> list[EvalItem]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eval.dataset import DatasetError, EvalItem
+from eval.dataset import DatasetError, EvalItem, read_dataset_text
 from index.loaders import make_document
 from rag.errors import DocumentError
 from rag.types import Document
@@ -57,12 +57,7 @@ def is_squad_file(path: Path) -> bool:
 
 
 def load_squad(path: Path) -> SquadSet:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DatasetError(f"{path}: cannot read the SQuAD file ({exc.strerror or exc})") from exc
-    except UnicodeDecodeError as exc:
-        raise DatasetError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    text = read_dataset_text(path, "the SQuAD file")
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
