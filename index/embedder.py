@@ -221,7 +221,7 @@ def load_embedder(
     # One thread: on this 2-core target a 2-thread torch shares the cores with the LLM and the
     # server, and its spinning threads made a query embedding take 720 ms instead of 18 ms.
     torch.set_num_threads(1)
-    _quiet_transformers()
+    quiet_transformers()
     location = name or str(bundled_model_path())
     try:
         model = SentenceTransformer(location, device="cpu")
@@ -248,8 +248,8 @@ def load_embedder(
     return embedder
 
 
-def _quiet_transformers() -> None:
-    # transformers draws a "Loading weights" bar on every load; the CLI has its own progress.
+def quiet_transformers() -> None:
+    """No "Loading weights" bar from transformers on every load; the CLI has its own progress."""
     try:
         from transformers.utils import logging as hf_logging
     except ImportError:  # pragma: no cover - sentence-transformers always brings it

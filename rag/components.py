@@ -148,6 +148,7 @@ def pipeline_over(
     from rag.evidence import ChooseEvidence
     from rag.pipeline import Pipeline
     from rag.prompt import ANSWER_GRAMMAR
+    from rag.rerank import load_reranker
     from rag.retrieval import HybridRetriever
     from rag.rewrite import QuestionRewriter
 
@@ -163,6 +164,8 @@ def pipeline_over(
         text_of,
         budget_tokens=settings.context_tokens,
         exact_vectors=queries is not embedder,
+        reranker=load_reranker(settings.rerank_model) if settings.rerank_model else None,
+        rerank_top=settings.rerank_top,
     )
     fallback = Fallback.from_settings(settings)
     answerer: Answerer

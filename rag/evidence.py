@@ -1,8 +1,9 @@
 """Choosing evidence: the retrieved sentences closest to the question, and the passages shown.
 
 The evidence is everything the later steps decide from: the sentences ranked by how well they
-match the question (``SentenceScorer``), the few of them the model reads, numbered, and the
-best sentence's score, which decides whether a passage-only answer is worth giving.
+match the question (``SentenceScorer``, then an optional cross-encoder, ``rag.rerank``), the few
+of them the model reads, numbered, and the best sentence's score, which decides whether a
+passage-only answer is worth giving.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 from rag.context import Passage, ScoredSentence, SentenceScorer, TextOf, select_passages
 from rag.question import Question
+from rag.rerank import Reranker, reranked
 from rag.retrieval import Retrieval
 from rag.text import numbers
 
@@ -65,6 +67,8 @@ class ChooseEvidence:
         *,
         budget_tokens: int,
         exact_vectors: bool = False,
+        reranker: Reranker | None = None,
+        rerank_top: int = 12,
     ) -> None:
         self._scorer = scorer
         self._text_of = text_of
@@ -73,10 +77,14 @@ class ChooseEvidence:
         # than reuse the search's int8 vector: which sentences reach the prompt is where a
         # small model's answer turns, and the few that change are worth ~10 ms an answer.
         self._exact = exact_vectors
+        self._reranker = reranker
+        self._rerank_top = rerank_top
 
     def choose(self, question: Question, retrieval: Retrieval) -> Evidence:
         vector = None if self._exact else retrieval.query_vector
         sentences = self._scorer.score(question.asked, vector, retrieval.hits)
+        if self._reranker is not None:
+            sentences = reranked(question.asked, sentences, self._reranker, self._rerank_top)
         passages = select_passages(sentences, self._budget, text_of=self._text_of)
         return Evidence(question, tuple(sentences), tuple(passages))
 

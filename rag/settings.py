@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     min_relevance: float = 0.75  # best sentence's score below this: abstain, no model call
     passage_min_score: float = 1.0  # the best sentence answers alone only from this score
     numeric_boost: bool = True  # sentences with numbers rank higher for how-many/when questions
+    # A sentence-transformers CrossEncoder re-ordering the best sentences (none ships; rag.rerank).
+    rerank_model: str | None = None
+    rerank_top: int = Field(12, ge=2, le=100)  # how many of the best sentences it re-orders
     # Abstain when the best passage, or the passages the answer cites, lack a number asked about.
     question_numbers: bool = True
     quote_best_sentence: bool = True  # the best sentence follows claims it may add to
