@@ -268,8 +268,10 @@ class AppState:
 
     def _swap(self, store: IndexReader) -> None:
         if self.pipeline is None:
-            # The first documents of a new index: answering can start now.
-            if self._embedder is None:
+            # The first documents of a new index: answering can start now, unless a model
+            # failed to load. A pipeline without it would answer as another engine (a failed
+            # LLM is no LLM: extractive answers) while /readyz says not ready.
+            if self._embedder is None or self.problems.keys() & {"models", "startup"}:
                 return
             self.pipeline = self._new_pipeline(store)
             self.problems.pop("index", None)

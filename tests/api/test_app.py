@@ -84,6 +84,39 @@ def test_models_and_index_load_in_the_lifespan_from_settings(
         assert client.post("/v1/search", json={"query": "hostages"}).status_code == 200
 
 
+@pytest.mark.parametrize("broken", ["llm", "reranker"])
+def test_a_model_that_fails_to_load_answers_nothing(
+    make_app: AppFactory, tmp_path: Path, broken: str
+) -> None:
+    make_app()  # puts a copy of the seed index in tmp_path
+    junk = tmp_path / "junk.gguf"
+    junk.write_bytes(b"not a model")
+    settings = api_settings(
+        tmp_path,
+        index_poll_s=0.02,
+        **(
+            {"llm_model": "local/qwen2.5-0.5b-instruct", "local_model_path": junk}
+            if broken == "llm"
+            else {"rerank_model": str(tmp_path / "no-such-reranker")}
+        ),
+    )
+    generator = None if broken == "llm" else ScriptedLLM("unused")
+    app = create_app(settings, embedder=HashEmbedder(), generator=generator)
+
+    with TestClient(app) as client:
+        body = wait_until_loaded(client)
+        time.sleep(0.3)  # the index watcher has polled many times since
+        ask = client.post("/v1/ask", json={"question": "How long did phase one last?"})
+        ready = client.get("/readyz")
+
+    assert body["checks"]["models"].startswith("cannot load")
+    assert ready.status_code == 503
+    # Not the answer of another engine (a failed LLM made the watcher build an extractive one).
+    assert ask.status_code == 503
+    assert ask.json()["error"]["code"] == "not_ready"
+    assert "cannot load" in ask.json()["error"]["message"]
+
+
 def test_metrics_count_requests_answers_and_index_size(client: TestClient) -> None:
     client.post("/v1/ask", json={"question": "How long did phase one last?"})
     client.post("/v1/ask", json={"question": ""})
