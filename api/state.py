@@ -163,18 +163,23 @@ class AppState:
         from index.store import open_index
 
         index_dir = self.settings.index_dir
+        said = ""  # the last failure logged: a damaged index is said once, not every poll
         while not self._closed.wait(self.settings.index_poll_s):
             store = self.store
             try:
                 version = current_version(index_dir)
                 loaded = getattr(store, "directory", None)
                 if version is None or (loaded is not None and version.name <= loaded.name):
+                    said = ""
                     continue
                 if self._embedder is None:
                     continue
                 self._use_store(open_index(index_dir, self._embedder))
+                said = ""
             except IndexingError as exc:  # e.g. removed while read: the next poll retries
-                log.warning("cannot follow the index in %s: %s", index_dir, exc)
+                if str(exc) != said:
+                    log.warning("cannot follow the index in %s: %s", index_dir, exc)
+                said = str(exc)
 
     def _new_pipeline(self, store: IndexReader) -> Pipeline:
         from rag.components import pipeline_over

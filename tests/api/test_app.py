@@ -117,6 +117,32 @@ def test_a_model_that_fails_to_load_answers_nothing(
     assert "cannot load" in ask.json()["error"]["message"]
 
 
+def test_a_damaged_index_is_logged_once_and_followed_once_repaired(
+    make_app: AppFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    make_app()  # puts a copy of the seed index in tmp_path
+    pointer = tmp_path / "index" / "CURRENT"
+    version = pointer.read_text()
+    pointer.write_text("../../etc\n")
+    settings = api_settings(tmp_path, index_poll_s=0.02)
+    app = create_app(settings, embedder=HashEmbedder(), generator=ScriptedLLM("unused"))
+
+    with caplog.at_level(logging.WARNING, logger="api"), TestClient(app) as client:
+        wait_until_loaded(client)
+        time.sleep(0.3)  # many polls of the damaged index
+        damaged = client.get("/readyz")
+        pointer.write_text(version)  # repaired, as `rag index build` would
+        deadline = time.monotonic() + 10
+        while client.get("/readyz").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        repaired = client.get("/readyz")
+
+    said = [r.getMessage() for r in caplog.records if "cannot follow" in r.getMessage()]
+    assert damaged.status_code == 503 and "damaged" in damaged.json()["error"]["message"]
+    assert len(said) == 1, said
+    assert repaired.status_code == 200
+
+
 def test_metrics_count_requests_answers_and_index_size(client: TestClient) -> None:
     client.post("/v1/ask", json={"question": "How long did phase one last?"})
     client.post("/v1/ask", json={"question": ""})
