@@ -50,10 +50,13 @@ _NOT_TOPIC = STOPWORDS | _NUMBER_WORDS.keys()  # number words count as their val
 _SPACELESS = (
     "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 )
-_LETTERS = rf"[^\W\d_{_SPACELESS}]+"
+_LETTER = rf"[^\W\d_{_SPACELESS}]"
+_LETTERS = rf"{_LETTER}+"
 _WORD = re.compile(rf"{_LETTERS}(?:['’]{_LETTERS})*|[{_SPACELESS}]+|\d[\d,]*(?:\.\d+)?")
 _SPACELESS_RUN = re.compile(rf"[{_SPACELESS}]+")
-_HYPHENATED = re.compile(rf"{_LETTERS}(?:-{_LETTERS})+")
+# Only from a word's start: tried at every letter of a long unbroken run ("acgtacgt...", a
+# pasted key) it took time growing with the square of its length, seconds for 10,000 letters.
+_HYPHENATED = re.compile(rf"(?<!{_LETTER}){_LETTERS}(?:-{_LETTERS})+")
 # A sentence ends at . ! ? (maybe closed by a quote or bracket) before a capital, digit or quote.
 _BOUNDARY = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"”’)\]]))\s+(?=[\"“‘(\[]?[A-Z0-9])|\s*\n\s*")
 _ABBREV_TEXT = (

@@ -165,6 +165,17 @@ def test_words_with_and_without_accents_are_one_word() -> None:
     assert names("Zürich, Éire and Москва") == {"zurich", "eire", "москва"}
 
 
+@pytest.mark.timeout(20)  # a hang guard: the old pattern took minutes on this text
+def test_a_long_unbroken_run_of_letters_is_read_at_once() -> None:
+    # A pasted key or gene sequence in an uploaded article froze the server: the hyphenated
+    # word pattern was tried at every letter of the run, in time growing with its square.
+    run = "acgt" * 25_000
+
+    assert content_words(f"Rangers counted okapis. {run} The cease-fire held.") >= {
+        run[:6], "ceasef", "fire"
+    }
+
+
 def test_names_are_capitalised_words_other_than_function_words() -> None:
     assert names("The envoy Steve Witkoff’s team met Al-Thani in March.") == {
         "steve", "witkoff", "al", "thani", "march",
