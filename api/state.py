@@ -30,6 +30,8 @@ from rag.settings import EXTRACTIVE_MODEL, Settings
 from rag.types import Answer, Document
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from index.backend import IndexReader, IndexWrites, Progress
     from index.writer import BuildReport
     from rag.pipeline import Pipeline
@@ -164,19 +166,18 @@ class AppState:
 
         index_dir = self.settings.index_dir
         said = ""  # the last failure logged: a damaged index is said once, not every poll
+        seen: tuple[str, int, int] | None = None  # the folder the pointer named last time
         while not self._closed.wait(self.settings.index_poll_s):
-            store = self.store
             try:
                 version = current_version(index_dir)
-                loaded = getattr(store, "directory", None)
-                if version is None or (loaded is not None and version.name <= loaded.name):
-                    said = ""
+                if version is None or self._embedder is None:
                     continue
-                if self._embedder is None:
-                    continue
-                self._use_store(open_index(index_dir, self._embedder))
-                said = ""
-            except IndexingError as exc:  # e.g. removed while read: the next poll retries
+                stat = version.stat()  # a rebuilt index's v000001 may reuse the inode
+                mark = (version.name, stat.st_ino, stat.st_mtime_ns)
+                if mark != seen and not _holds(self.store, version):
+                    self._use_store(open_index(index_dir, self._embedder))
+                seen, said = mark, ""
+            except (IndexingError, OSError) as exc:  # e.g. removed while read: poll again
                 if str(exc) != said:
                     log.warning("cannot follow the index in %s: %s", index_dir, exc)
                 said = str(exc)
@@ -309,11 +310,28 @@ class AppState:
         self.conversations.close()
 
 
+def _holds(store: IndexReader | None, version: Path) -> bool:
+    """Whether ``store`` is the version folder ``version`` or a later one still on disk (a
+    write of this process that committed after the pointer was read). A folder of the same
+    name is another one when its commit time differs: the index was deleted and rebuilt, and
+    its versions started again from v000001."""
+    from index.disk import MANIFEST, Manifest
+
+    loaded = getattr(store, "directory", None)
+    if store is None or loaded is None or loaded.parent != version.parent or not loaded.exists():
+        return False
+    if version.name != loaded.name:
+        return version.name < loaded.name
+    on_disk = Manifest.from_json((version / MANIFEST).read_bytes())
+    return bool(on_disk.created_at == store.snapshot.manifest.created_at)  # type: ignore[attr-defined]
+
+
 def _older(new: IndexReader, current: IndexReader) -> bool:
     """Whether ``new`` is a version folder older than ``current``'s (two writes that finished
-    in the other order than they committed)."""
+    in the other order than they committed). Once ``current``'s folder is gone (the index was
+    deleted, maybe rebuilt from v000001), nothing on disk is older than it."""
     a, b = getattr(new, "directory", None), getattr(current, "directory", None)
-    if a is None or b is None or a.parent != b.parent:
+    if a is None or b is None or a.parent != b.parent or not b.exists():
         return False
     return bool(a.name < b.name)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from rag.components import open_writer
 from tests.api.conftest import ZEBRA_TEXT, AppFactory, api_settings
 from tests.fakes import HashEmbedder, ScriptedLLM
 
@@ -141,6 +143,46 @@ def test_a_damaged_index_is_logged_once_and_followed_once_repaired(
     assert damaged.status_code == 503 and "damaged" in damaged.json()["error"]["message"]
     assert len(said) == 1, said
     assert repaired.status_code == 200
+
+
+def _wait_for(client: TestClient, documents: int) -> dict:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        body = client.get("/readyz").json()
+        if body.get("documents") == documents:
+            return body
+        time.sleep(0.02)
+    raise AssertionError(f"the server never reported {documents} documents: {body}")
+
+
+@pytest.mark.parametrize("then", ["rebuilt", "written through the server"])
+def test_an_index_deleted_under_the_server_is_followed(
+    make_app: AppFactory, tmp_path: Path, then: str
+) -> None:
+    make_app()  # puts a copy of the seed index (5 documents) in tmp_path
+    settings = api_settings(tmp_path, index_poll_s=0.02)
+    app = create_app(settings, embedder=HashEmbedder(), generator=ScriptedLLM("unused"))
+
+    with TestClient(app) as client:
+        _wait_for(client, 5)
+        client.post("/v1/documents", json={"doc_id": "walrus", "text": "Walruses rest on ice."})
+        _wait_for(client, 6)  # the server now holds v000002
+        shutil.rmtree(settings.index_dir)  # its versions start again from v000001
+        if then == "rebuilt":
+            article = tmp_path / "zebra.txt"
+            article.write_text("Zebra crossings\n\n" + ZEBRA_TEXT)
+            open_writer(settings, HashEmbedder()).build([article])
+        else:
+            added = client.post("/v1/documents", json={"doc_id": "zebra", "text": ZEBRA_TEXT})
+            assert added.status_code == 201
+        body = _wait_for(client, 1)
+        found = client.post("/v1/search", json={"query": "zebra crossings"}).json()
+        listed = client.get("/v1/documents").json()
+
+    # Not the deleted index's five documents, nor a new document the server cannot find.
+    assert body["status"] == "ready"
+    assert [hit["doc_id"] for hit in found["results"]] == [listed["documents"][0]["doc_id"]]
+    assert "zebra" in listed["documents"][0]["doc_id"]
 
 
 def test_metrics_count_requests_answers_and_index_size(client: TestClient) -> None:
