@@ -72,7 +72,8 @@ def evaluate(
     target: Target | None = None,
     engine: Engine | None = None,
 ) -> int:
-    """Run the eval and print the table; the exit status is 1 when the baseline regressed.
+    """Run the eval and print the table; the exit status is 1 when every question failed or
+    the baseline regressed.
 
     ``target`` replaces the engine named by the options (tests pass one over a fake pipeline).
     """
@@ -128,6 +129,14 @@ def evaluate(
     if options.html_out:
         write_html(report, options.html_out)
         echo(f"wrote {options.html_out}")
+    failures = [r.observation.error for r in results if r.observation.error]
+    if failures:
+        # Said on stderr too: the table counts them, but a run where every question failed
+        # measured nothing and must not pass for a score of 0.
+        what = "every question failed" if len(failures) == len(results) else "questions failed"
+        note(f"{what} ({len(failures)} of {len(results)}); the first: {failures[0]}")
+        if len(failures) == len(results):
+            return 1
     if baseline is None:
         return 0
     deltas = compare(report, baseline)

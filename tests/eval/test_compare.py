@@ -101,6 +101,34 @@ def test_evaluate_exits_1_only_when_the_baseline_regressed(tmp_path: Path) -> No
     assert "REGRESSED" in output and "regressed beyond tolerance: answer_accuracy" in output
 
 
+class FailingTarget:
+    """A server that answers every question with an error (500, a dropped connection)."""
+
+    name = "failing"
+
+    def observe(self, item: EvalItem) -> Observation:
+        return Observation("", False, (), (), 5.0, error="HTTP 500: internal_error")
+
+
+def test_a_run_where_every_question_failed_exits_1(tmp_path: Path) -> None:
+    dataset = tmp_path / "mini.jsonl"
+    dataset.write_text(
+        json.dumps({"id": "q", "question": "How long was phase one?", "kind": "numeric",
+                    "answers": ["42 days"], "gold_docs": ["001_e2ebf3ea3f42602b"]}) + "\n"
+    )  # fmt: skip
+    notes: list[str] = []
+    options = EvalOptions(dataset=dataset, json_out=tmp_path / "now.json")
+
+    status = evaluate(
+        eval_settings(tmp_path), options, echo=lambda _: None, progress=notes.append,
+        target=FailingTarget(),
+    )  # fmt: skip
+
+    assert status == 1  # it measured nothing; a score of 0 would pass for a result
+    assert notes[-1] == "every question failed (1 of 1); the first: HTTP 500: internal_error"
+    assert json.loads((tmp_path / "now.json").read_text())["overall"]["errors"] == 1
+
+
 def test_a_file_that_is_not_a_report_is_a_user_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"items": []}')
