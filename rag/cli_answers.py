@@ -118,14 +118,14 @@ def ask_remote(
                 pieces.append(data["text"])
             elif event == "done":
                 body = data
-        answer = answer_from_body(body)
+        answer = answer_from_body(body, remote.url)
         _after_stream("".join(pieces), answer)
         return answer
     body = remote.ask_json(question, top_k=top_k)
     if as_json:
         typer.echo(json.dumps(body, indent=2, ensure_ascii=False))
         return None
-    answer = answer_from_body(body)
+    answer = answer_from_body(body, remote.url)
     typer.echo(answer.text)
     return answer
 

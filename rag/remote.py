@@ -21,7 +21,11 @@ if TYPE_CHECKING:
 __all__ = ["RemoteEngine", "answer_from_body", "find_server"]
 
 _PROBE_TIMEOUT_S = 0.3
-_ANSWER_TIMEOUT_S = 300.0
+# Twice the server's own default deadline (RAG_REQUEST_TIMEOUT_S, 60 s): a server that says
+# nothing for that long is hung, and the CLI says so rather than wait.
+_ANSWER_TIMEOUT_S = 120.0
+_SEARCH_TIMEOUT_S = 30.0  # a search takes milliseconds
+_SEARCH_FIELDS = ("score", "title", "doc_id", "text")
 
 
 def find_server(url: str, api_key: str | None = None) -> RemoteEngine | None:
@@ -55,48 +59,72 @@ class RemoteEngine:
     ) -> dict[str, Any]:
         """The ``/v1/ask`` body."""
         body = _request(question, top_k, conversation_id)
-        return self._checked(self._client.post("/v1/ask", json=body))
+        return self._post("/v1/ask", body, _ANSWER_TIMEOUT_S)
 
     def stream(
         self, question: str, *, top_k: int | None = None
     ) -> Iterator[tuple[str, dict[str, Any]]]:
         """``/v1/ask`` as Server-Sent Events: ``("token", {"text"})``..., ``("done", body)``."""
+        import httpx
+
         body = {**_request(question, top_k, None), "stream": True}
-        with self._client.stream("POST", "/v1/ask", json=body) as response:
-            if response.status_code != 200:
-                response.read()
-                self._checked(response)
-            event = ""
-            for line in response.iter_lines():
-                if line.startswith("event: "):
-                    event = line.removeprefix("event: ")
-                elif line.startswith("data: "):
-                    data = json.loads(line.removeprefix("data: "))
-                    if event == "error":
-                        raise RemoteError(_message(self.url, data))
-                    yield event, data
+        try:
+            with self._client.stream("POST", "/v1/ask", json=body) as response:
+                if response.status_code != 200:
+                    response.read()
+                    self._checked(response)
+                event = ""
+                for line in response.iter_lines():
+                    if line.startswith("event: "):
+                        event = line.removeprefix("event: ")
+                    elif line.startswith("data: "):
+                        data = json.loads(line.removeprefix("data: "))
+                        if event == "error":
+                            raise RemoteError(_message(self.url, data))
+                        yield event, data
+        except httpx.HTTPError as exc:
+            raise RemoteError(_unreachable(self.url, exc)) from exc
+        except ValueError as exc:  # an event's data that is not JSON
+            raise RemoteError(_not_ours(self.url, f"an event that is not JSON ({exc})")) from exc
 
     def ask(
         self, question: str, *, conversation_id: str | None = None, top_k: int | None = None
     ) -> Answer:
         """The answer as the engine's value (``rag chat`` asks through this)."""
         body = self.ask_json(question, top_k=top_k, conversation_id=conversation_id)
-        return answer_from_body(body)
+        return answer_from_body(body, self.url)
 
     def search(self, query: str, *, top_k: int | None = None) -> dict[str, Any]:
         """The ``/v1/search`` body."""
         body: dict[str, object] = {"query": query}
         if top_k is not None:
             body["top_k"] = top_k
-        return self._checked(self._client.post("/v1/search", json=body))
+        found = self._post("/v1/search", body, _SEARCH_TIMEOUT_S)
+        results = found.get("results")
+        if not isinstance(results, list) or not all(
+            isinstance(r, dict) and all(field in r for field in _SEARCH_FIELDS) for r in results
+        ):
+            raise RemoteError(_not_ours(self.url, "a reply without search results"))
+        return found
+
+    def _post(self, path: str, body: dict[str, object], timeout_s: float) -> dict[str, Any]:
+        import httpx
+
+        try:
+            response = self._client.post(path, json=body, timeout=timeout_s)
+        except httpx.HTTPError as exc:  # refused, dropped, timed out
+            raise RemoteError(_unreachable(self.url, exc)) from exc
+        return self._checked(response)
 
     def _checked(self, response: httpx.Response) -> dict[str, Any]:
         try:
             data = response.json()
         except ValueError:
-            data = {}
-        if response.status_code >= 400 or not isinstance(data, dict):
+            data = None
+        if response.status_code >= 400:
             raise RemoteError(_message(self.url, data, response.status_code))
+        if not isinstance(data, dict):
+            raise RemoteError(_not_ours(self.url, "a reply that is not a JSON object"))
         return data
 
 
@@ -118,8 +146,31 @@ def _message(url: str, data: object, status: int | None = None) -> str:
     return f"{url}: {detail} (--local answers in this process instead)"
 
 
-def answer_from_body(body: Mapping[str, Any]) -> Answer:
-    """The ``/v1/ask`` body as the engine's own ``Answer`` (what the CLI prints)."""
+def _unreachable(url: str, exc: Exception) -> str:
+    """A transport failure in one line: refused, dropped mid-reply, or no reply in time."""
+    import httpx
+
+    if isinstance(exc, httpx.TimeoutException):
+        what = "no reply in time"
+    else:
+        what = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return f"{url}: the server did not answer ({what}) (--local answers in this process instead)"
+
+
+def _not_ours(url: str, what: str) -> str:
+    return f"{url}: {what}; is it a `rag serve`? (--local answers in this process instead)"
+
+
+def answer_from_body(body: Mapping[str, Any], url: str = "the server") -> Answer:
+    """The ``/v1/ask`` body as the engine's own ``Answer`` (what the CLI prints); a body that
+    is not one raises ``RemoteError``."""
+    try:
+        return _answer(body)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise RemoteError(_not_ours(url, f"a reply that is not an answer ({exc!r})")) from exc
+
+
+def _answer(body: Mapping[str, Any]) -> Answer:
     citations = tuple(
         Citation(
             n=c["n"],
