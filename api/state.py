@@ -322,7 +322,10 @@ def _holds(store: IndexReader | None, version: Path) -> bool:
         return False
     if version.name != loaded.name:
         return version.name < loaded.name
-    on_disk = Manifest.from_json((version / MANIFEST).read_bytes())
+    try:
+        on_disk = Manifest.from_json((version / MANIFEST).read_bytes())
+    except (OSError, ValueError):
+        return False  # opening it says what is wrong
     return bool(on_disk.created_at == store.snapshot.manifest.created_at)  # type: ignore[attr-defined]
 
 

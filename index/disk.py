@@ -112,6 +112,44 @@ def current_version(index_dir: Path) -> Path | None:
     return index_dir / name
 
 
+def newest_intact_version(index_dir: Path, *, besides: Path | None = None) -> Path | None:
+    """The newest version folder (other than ``besides``) whose manifest reads and whose files
+    match their checksums: what a damaged pointer or version can go back to."""
+    versions = sorted(
+        (p for p in index_dir.glob("v*") if _VERSION_NAME.fullmatch(p.name) and p.is_dir()),
+        key=lambda p: p.name,
+        reverse=True,
+    )
+    for path in versions:
+        if path == besides:
+            continue
+        try:
+            manifest = Manifest.from_json((path / MANIFEST).read_bytes())
+        except (OSError, ValueError):
+            continue
+        if verify_files(path, manifest.files) is None:
+            return path
+    return None
+
+
+def with_way_back(exc: IndexCorruptError, index_dir: Path) -> IndexCorruptError:
+    """``exc`` naming an intact earlier version when there is one. `rag index build` rebuilds
+    from the files, so a document added through the API, which has no file, is kept only in
+    the versions on disk, and the build's next write removes the older of them."""
+    try:
+        live = current_version(index_dir)
+    except IndexStateError:
+        live = None
+    intact = newest_intact_version(index_dir, besides=live)
+    if intact is None:
+        return exc
+    return IndexCorruptError(
+        f"{exc}; or, to keep documents that were added through the API and have no file, go "
+        f"back to {intact.name}, which is intact: write '{intact.name}' into "
+        f"{index_dir / POINTER}"
+    )
+
+
 def not_a_directory(index_dir: Path) -> IndexStateError:
     return IndexStateError(f"the index directory {index_dir} is not a directory")
 

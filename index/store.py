@@ -10,7 +10,14 @@ from pathlib import Path
 import numpy as np
 
 from index.dense import top_indices
-from index.disk import FORMAT_VERSION, MANIFEST, Manifest, current_version, directory_size
+from index.disk import (
+    FORMAT_VERSION,
+    MANIFEST,
+    Manifest,
+    current_version,
+    directory_size,
+    with_way_back,
+)
 from index.embedder import Embedder
 from index.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 from index.snapshot import Snapshot, read_snapshot
@@ -196,17 +203,20 @@ def open_index(index_dir: Path, embedder: Embedder | None = None) -> IndexStore:
     """
     index_dir = Path(index_dir)
     for attempt in range(3):
-        version = current_version(index_dir)
+        try:
+            version = current_version(index_dir)
+        except IndexCorruptError as exc:
+            raise with_way_back(exc, index_dir) from exc
         if version is None:
             raise IndexMissingError(f"no index in {index_dir}; run `rag index build` to create it")
         _check_format(version)
         try:
             snapshot = read_snapshot(version)
-        except IndexCorruptError:
+        except IndexCorruptError as exc:
             # A writer may have switched versions and removed this one while we read it.
             if attempt < 2 and current_version(index_dir) != version:
                 continue
-            raise
+            raise with_way_back(exc, index_dir) from exc
         if embedder is not None:
             check_model(snapshot.manifest, embedder.name, embedder.dimension, index_dir)
         return IndexStore(snapshot, version)

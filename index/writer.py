@@ -20,6 +20,7 @@ from index.disk import (
     current_version,
     new_version_dir,
     verify_files,
+    with_way_back,
     write_lock,
 )
 from index.embedder import Embedder
@@ -232,10 +233,10 @@ class IndexWriter(AddOrReplace):
         try:
             version = current_version(self.index_dir)
             snapshot = read_snapshot(version) if version is not None else None
-        except IndexCorruptError:
+        except IndexCorruptError as exc:
             if rebuild_damaged:
                 return None, False
-            raise
+            raise with_way_back(exc, self.index_dir) from exc
         if snapshot is None:
             return None, False
         m, cfg = snapshot.manifest, self.config

@@ -11,7 +11,9 @@ import pytest
 
 from index.disk import current_version, file_checksums
 from index.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexStateError
+from index.loaders import make_document
 from index.store import IndexStore, open_index
+from index.types import Document
 from tests.fakes import HashEmbedder
 from tests.index.helpers import SEED_IDS, SEEDS, write_article, writer
 
@@ -207,6 +209,42 @@ def test_a_damaged_index_is_rebuilt_by_build(index_dir: Path) -> None:
     assert len(store.documents()) == 5
     assert min(int(c) for c in store.snapshot.chunks.ids) >= old_next  # ids never reused
     assert open_index(index_dir, HashEmbedder()).stats().chunks == len(store)
+
+
+@pytest.mark.parametrize("damage", ["pointer_to_a_missing_version", "live_vectors_truncated"])
+def test_a_damaged_index_names_the_intact_version_to_go_back_to(
+    index_dir: Path, tmp_path: Path, damage: str
+) -> None:
+    # A document added through the API has no file: `rag index build` cannot bring it back,
+    # and the build's next write would remove the version that still holds it.
+    added = writer(index_dir).add_documents([_doc("api-only", "Added over HTTP, no file.")])
+    previous = added.store.directory
+    writer(index_dir).add_documents([_doc("later", "One more write after it.")])
+    live = current_version(index_dir)
+    assert previous is not None and live is not None and live.name > previous.name
+    if damage == "pointer_to_a_missing_version":
+        (index_dir / "CURRENT").write_text("v000099\n")
+        way_back = live
+    else:
+        (live / "embeddings.npy").write_bytes((live / "embeddings.npy").read_bytes()[:-100])
+        way_back = previous
+
+    with pytest.raises(IndexCorruptError) as opening:
+        open_index(index_dir, HashEmbedder())
+    with pytest.raises(IndexCorruptError) as adding:
+        writer(index_dir).add_documents([_doc("third", "A write to the damaged index.")])
+
+    for message in (str(opening.value), str(adding.value)):
+        assert "\n" not in message and "rag index build" in message
+        assert (
+            f"go back to {way_back.name}, which is intact: write '{way_back.name}' into" in message
+        )
+    (index_dir / "CURRENT").write_text(way_back.name + "\n")  # what the message says to do
+    assert open_index(index_dir, HashEmbedder()).document("api-only") is not None
+
+
+def _doc(doc_id: str, text: str) -> Document:
+    return make_document(text, doc_id=doc_id, title=doc_id)
 
 
 def test_search_results_are_real_chunks_with_scores(built: Path) -> None:
