@@ -174,9 +174,12 @@ class AppState:
                     continue
                 stat = version.stat()  # a rebuilt index's v000001 may reuse the inode
                 mark = (version.name, stat.st_ino, stat.st_mtime_ns)
-                if mark != seen and not _holds(self.store, version):
+                if mark == seen:
+                    continue
+                seen = mark  # a damaged version is tried once, not on every poll
+                if not _holds(self.store, version):
                     self._use_store(open_index(index_dir, self._embedder))
-                seen, said = mark, ""
+                said = ""
             except (IndexingError, OSError) as exc:  # e.g. removed while read: poll again
                 if str(exc) != said:
                     log.warning("cannot follow the index in %s: %s", index_dir, exc)
