@@ -18,7 +18,11 @@ EXTRACTIVE_MODEL = "extractive"
 class Settings(BaseSettings):
     """The one place configuration is read; no other module looks at ``os.environ``."""
 
-    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore")
+    # NaN or infinity in a threshold would silently switch its check off (every comparison
+    # with NaN is false): refused like any other invalid value.
+    model_config = SettingsConfigDict(
+        env_prefix="RAG_", env_file=".env", extra="ignore", allow_inf_nan=False
+    )
 
     # Where things live.
     index_dir: Path = Path(".rag/index")

@@ -137,11 +137,15 @@ def test_a_bad_flag_is_one_line_and_exit_2(rag: Runner, args: list[str], message
 
 def test_bad_settings_are_one_line(rag: Runner, tmp_path: Path) -> None:
     bad_number = rag("index", "stats", RAG_TOP_K="many")
+    not_a_number = rag("index", "stats", RAG_TOP_K="5", RAG_MIN_RELEVANCE="nan")
     (tmp_path / ".env").write_bytes(b"RAG_TOP_K=\xff\xfe\n")
     bad_env_file = rag("index", "stats")
 
     assert bad_number.code == 1 and bad_number.one_line
     assert "invalid setting: RAG_TOP_K" in bad_number.err
+    # NaN would switch the relevance gate off: every comparison with it is false.
+    assert not_a_number.code == 1 and not_a_number.one_line
+    assert "invalid setting: RAG_MIN_RELEVANCE: Input should be a finite number" in not_a_number.err
     assert bad_env_file.code == 1 and bad_env_file.one_line
     assert "cannot read the settings" in bad_env_file.err
 
