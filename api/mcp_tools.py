@@ -114,7 +114,7 @@ def build_mcp_server(source: NewsSource) -> MCPServer:
     def list_documents() -> str:
         listed = [
             {"doc_id": d.doc_id, "title": d.title, "published": d.published, "url": d.url}
-            for d in sorted(source.documents(), key=lambda d: d.doc_id)
+            for d in sorted(documents(), key=lambda d: d.doc_id)
         ]
         return json.dumps({"documents": listed}, ensure_ascii=False)
 
@@ -125,10 +125,18 @@ def build_mcp_server(source: NewsSource) -> MCPServer:
         mime_type="text/plain",
     )
     def read_document(doc_id: str) -> str:
-        for document in source.documents():
+        for document in documents():
             if document.doc_id == doc_id:
                 return document.text
         raise ResourceError(str(NotFoundError(f"no document {doc_id}")))
+
+    def documents() -> list[Document]:
+        """The source's documents; a source that cannot list them (no index) says why, as
+        the tools do, rather than the SDK's generic error and a traceback in the log."""
+        try:
+            return source.documents()
+        except _REFUSED as exc:
+            raise ResourceError(str(exc)) from None
 
     return server
 

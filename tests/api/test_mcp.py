@@ -140,3 +140,32 @@ def test_both_tools_over_stdio_from_rag_mcp(real_index: Path, tmp_path: Path) ->
     session = anyio.run(run)
     check(session)
     assert json.loads(json.dumps(session.ask.structured_content))["model"] == "extractive"
+
+
+def test_without_an_index_tools_and_resources_say_how_to_build_one(tmp_path: Path) -> None:
+    env = {
+        "RAG_INDEX_DIR": str(tmp_path / "no-index"),
+        "RAG_STATE_DIR": str(tmp_path / "state"),
+        "RAG_LLM_MODEL": "extractive",
+        "HF_HUB_OFFLINE": "1",
+        "OMP_NUM_THREADS": "1",
+    }
+    rag = Path(sys.executable).parent / "rag"
+    params = StdioServerParameters(command=str(rag), args=["mcp"], env=env, cwd=tmp_path)
+
+    async def run() -> tuple[CallToolResult, list[str]]:
+        said: list[str] = []
+        async with Client(params, read_timeout_seconds=120) as client:
+            search = await client.call_tool("search_news", {"query": "ceasefire"})
+            for uri in ("news://documents", f"news://documents/{PHASE_ONE_DOC}"):
+                try:
+                    await client.read_resource(uri)
+                except Exception as exc:  # the SDK's error for a resource that failed
+                    said.append(str(exc))
+        return search, said
+
+    search, said = anyio.run(run)
+
+    assert search.is_error and "rag index build" in text_of(search)
+    assert len(said) == 2
+    assert all("no index in" in message and "rag index build" in message for message in said)
