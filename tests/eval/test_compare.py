@@ -74,7 +74,21 @@ class CannedTarget:
         return Observation(self._answer, False, (citation,), (("001_e2ebf3ea3f42602b",),), 5.0)
 
 
-def run(tmp_path: Path, target: CannedTarget, baseline: Path | None = None) -> tuple[int, str]:
+class FailingTarget:
+    """A server that answers every question with an error (500, a dropped connection)."""
+
+    name = "failing"
+
+    def observe(self, item: EvalItem) -> Observation:
+        return Observation("", False, (), (), 5.0, error="HTTP 500: internal_error")
+
+
+def run(
+    tmp_path: Path,
+    target: CannedTarget | FailingTarget,
+    baseline: Path | None = None,
+    notes: list[str] | None = None,
+) -> tuple[int, str]:
     dataset = tmp_path / "mini.jsonl"
     dataset.write_text(
         json.dumps({"id": "q", "question": "How long was phase one?", "kind": "numeric",
@@ -82,7 +96,10 @@ def run(tmp_path: Path, target: CannedTarget, baseline: Path | None = None) -> t
     )  # fmt: skip
     lines: list[str] = []
     options = EvalOptions(dataset=dataset, json_out=tmp_path / "now.json", baseline=baseline)
-    status = evaluate(eval_settings(tmp_path), options, echo=lines.append, target=target)
+    status = evaluate(
+        eval_settings(tmp_path), options, echo=lines.append, target=target,
+        progress=None if notes is None else notes.append,
+    )  # fmt: skip
     return status, "\n".join(lines)
 
 
@@ -101,28 +118,10 @@ def test_evaluate_exits_1_only_when_the_baseline_regressed(tmp_path: Path) -> No
     assert "REGRESSED" in output and "regressed beyond tolerance: answer_accuracy" in output
 
 
-class FailingTarget:
-    """A server that answers every question with an error (500, a dropped connection)."""
-
-    name = "failing"
-
-    def observe(self, item: EvalItem) -> Observation:
-        return Observation("", False, (), (), 5.0, error="HTTP 500: internal_error")
-
-
 def test_a_run_where_every_question_failed_exits_1(tmp_path: Path) -> None:
-    dataset = tmp_path / "mini.jsonl"
-    dataset.write_text(
-        json.dumps({"id": "q", "question": "How long was phase one?", "kind": "numeric",
-                    "answers": ["42 days"], "gold_docs": ["001_e2ebf3ea3f42602b"]}) + "\n"
-    )  # fmt: skip
     notes: list[str] = []
-    options = EvalOptions(dataset=dataset, json_out=tmp_path / "now.json")
 
-    status = evaluate(
-        eval_settings(tmp_path), options, echo=lambda _: None, progress=notes.append,
-        target=FailingTarget(),
-    )  # fmt: skip
+    status, _ = run(tmp_path, FailingTarget(), notes=notes)
 
     assert status == 1  # it measured nothing; a score of 0 would pass for a result
     assert notes[-1] == "every question failed (1 of 1); the first: HTTP 500: internal_error"

@@ -8,29 +8,17 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from api.feedback import FeedbackStore
-from rag.cli import main
 from rag.settings import get_settings
 from tests.fakes import HashEmbedder
 from tests.index.helpers import SEEDS, writer
+from tests.rag.in_process import Run, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def one_line(self) -> bool:
-        return self.err.strip() != "" and "\n" not in self.err.strip()
 
 
 Runner = Callable[..., Run]
@@ -66,16 +54,7 @@ def rag(
     def run(*args: str, **env: str) -> Run:
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        monkeypatch.setattr(sys, "argv", ["rag", *args])
-        get_settings.cache_clear()
-        capsys.readouterr()
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
+        return run_cli(args, monkeypatch, capsys)
 
     yield run
     get_settings.cache_clear()

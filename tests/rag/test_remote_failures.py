@@ -4,15 +4,13 @@ not wait minutes on a server that says nothing."""
 from __future__ import annotations
 
 import socket
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from rag.cli import main
-from rag.settings import get_settings
+from tests.rag.in_process import run_cli
 
 READY = b'{"status": "ready"}'
 
@@ -67,17 +65,8 @@ def run(
 ) -> tuple[int, str]:
     fake.mode = mode  # type: ignore[attr-defined]
     monkeypatch.setenv("RAG_URL", f"http://127.0.0.1:{fake.server_address[1]}")
-    monkeypatch.setattr(sys, "argv", ["rag", *args])
-    get_settings.cache_clear()
-    capsys.readouterr()
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    finally:
-        get_settings.cache_clear()
-    return code, capsys.readouterr().err.strip()
+    result = run_cli(args, monkeypatch, capsys)
+    return result.code, result.err.strip()
 
 
 @pytest.mark.parametrize(
