@@ -318,7 +318,7 @@ def _holds(store: IndexReader | None, version: Path) -> bool:
     write of this process that committed after the pointer was read). A folder of the same
     name is another one when its commit time differs: the index was deleted and rebuilt, and
     its versions started again from v000001."""
-    from index.disk import MANIFEST, Manifest
+    from index.disk import read_manifest
 
     loaded = getattr(store, "directory", None)
     if store is None or loaded is None or loaded.parent != version.parent or not loaded.exists():
@@ -326,7 +326,7 @@ def _holds(store: IndexReader | None, version: Path) -> bool:
     if version.name != loaded.name:
         return version.name < loaded.name
     try:
-        on_disk = Manifest.from_json((version / MANIFEST).read_bytes())
+        on_disk = read_manifest(version)
     except (OSError, ValueError):
         return False  # opening it says what is wrong
     return bool(on_disk.created_at == store.snapshot.manifest.created_at)  # type: ignore[attr-defined]

@@ -112,19 +112,25 @@ def current_version(index_dir: Path) -> Path | None:
     return index_dir / name
 
 
+def read_manifest(version: Path) -> Manifest:
+    """The manifest of the version folder ``version``; ``OSError`` when it cannot be read,
+    ``ValueError`` when it is not a manifest."""
+    return Manifest.from_json((version / MANIFEST).read_bytes())
+
+
+def _version_dirs(index_dir: Path) -> list[Path]:
+    """The version folders in ``index_dir``, oldest first."""
+    return sorted(p for p in index_dir.glob("v*") if p.is_dir() and p.name[1:].isdigit())
+
+
 def newest_intact_version(index_dir: Path, *, besides: Path | None = None) -> Path | None:
     """The newest version folder (other than ``besides``) whose manifest reads and whose files
     match their checksums: what a damaged pointer or version can go back to."""
-    versions = sorted(
-        (p for p in index_dir.glob("v*") if _VERSION_NAME.fullmatch(p.name) and p.is_dir()),
-        key=lambda p: p.name,
-        reverse=True,
-    )
-    for path in versions:
+    for path in reversed(_version_dirs(index_dir)):
         if path == besides:
             continue
         try:
-            manifest = Manifest.from_json((path / MANIFEST).read_bytes())
+            manifest = read_manifest(path)
         except (OSError, ValueError):
             continue
         if verify_files(path, manifest.files) is None:
@@ -211,7 +217,7 @@ def commit_version(tmp: Path, final: Path, manifest: Manifest) -> None:
 def clean_old_versions(index_dir: Path) -> None:
     """Remove crashed temporaries and versions older than the previous one (lock held)."""
     live = current_version(index_dir)
-    versions = sorted(p for p in index_dir.glob("v*") if p.is_dir() and p.name[1:].isdigit())
+    versions = _version_dirs(index_dir)
     keep = {live.name} if live else set()
     older = [p for p in versions if live is None or p.name < live.name]
     keep.update(p.name for p in older[-_KEEP_PREVIOUS:])

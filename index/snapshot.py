@@ -13,7 +13,7 @@ from typing import TypeVar
 import numpy as np
 
 from index.dense import DenseIndex
-from index.disk import MANIFEST, Manifest, verify_files
+from index.disk import MANIFEST, Manifest, read_manifest, verify_files
 from index.errors import IndexCorruptError
 from index.keyword import KeywordIndex
 from index.types import Document
@@ -103,7 +103,7 @@ def write_snapshot(snapshot: Snapshot, directory: Path) -> None:
 def read_snapshot(directory: Path) -> Snapshot:
     """Load a version folder; raises ``IndexCorruptError`` naming the damaged file."""
     try:
-        manifest = Manifest.from_json((directory / MANIFEST).read_bytes())
+        manifest = read_manifest(directory)
     except FileNotFoundError as exc:
         raise _corrupt(directory, f"{MANIFEST} is missing") from exc
     except (OSError, ValueError) as exc:

@@ -19,6 +19,7 @@ from index.disk import (
     commit_version,
     current_version,
     new_version_dir,
+    read_manifest,
     verify_files,
     with_way_back,
     write_lock,
@@ -175,7 +176,7 @@ class IndexWriter(AddOrReplace):
             version = current_version(self.index_dir)
             if version is None:
                 return None
-            manifest = Manifest.from_json((version / MANIFEST).read_bytes())
+            manifest = read_manifest(version)
             if strict and verify_files(version, manifest.files) is not None:
                 raise IndexCorruptError("damaged")
             return manifest
@@ -320,8 +321,7 @@ class IndexWriter(AddOrReplace):
 
 def read_manifest_into(snapshot: Snapshot, version: Path) -> Snapshot:
     """The snapshot with the manifest as committed (file checksums included)."""
-    manifest = Manifest.from_json((version / MANIFEST).read_text(encoding="utf-8"))
-    return dataclasses.replace(snapshot, manifest=manifest)
+    return dataclasses.replace(snapshot, manifest=read_manifest(version))
 
 
 def _recorded_next_id(index_dir: Path) -> int:
