@@ -26,6 +26,7 @@ _PROBE_TIMEOUT_S = 0.3
 _ANSWER_TIMEOUT_S = 120.0
 _SEARCH_TIMEOUT_S = 30.0  # a search takes milliseconds
 _SEARCH_FIELDS = ("score", "title", "doc_id", "text")
+_LOCAL_HINT = "(--local answers in this process instead)"  # ends every error about the server
 
 
 def find_server(url: str, api_key: str | None = None) -> RemoteEngine | None:
@@ -143,7 +144,7 @@ def _message(url: str, data: object, status: int | None = None) -> str:
         detail = f"{error['message']} ({error.get('code', status)})"
     else:
         detail = f"HTTP {status}"
-    return f"{url}: {detail} (--local answers in this process instead)"
+    return f"{url}: {detail} {_LOCAL_HINT}"
 
 
 def _unreachable(url: str, exc: Exception) -> str:
@@ -154,11 +155,11 @@ def _unreachable(url: str, exc: Exception) -> str:
         what = "no reply in time"
     else:
         what = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    return f"{url}: the server did not answer ({what}) (--local answers in this process instead)"
+    return f"{url}: the server did not answer ({what}) {_LOCAL_HINT}"
 
 
 def _not_ours(url: str, what: str) -> str:
-    return f"{url}: {what}; is it a `rag serve`? (--local answers in this process instead)"
+    return f"{url}: {what}; is it a `rag serve`? {_LOCAL_HINT}"
 
 
 def answer_from_body(body: Mapping[str, Any], url: str = "the server") -> Answer:

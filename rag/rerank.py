@@ -47,7 +47,6 @@ class CrossEncoderReranker:
             reason = (str(exc).strip() or type(exc).__name__).splitlines()[0]
             raise ModelError(f"cannot load reranker {name!r}: {reason}") from exc
         self._model.model.eval()
-        self.name = name
         self._batch_size = batch_size
 
     def scores(self, question: str, texts: Sequence[str]) -> list[float]:
